@@ -1,0 +1,13 @@
+"""The registry of platform adapters, written out by hand (no import side effects)."""
+
+from __future__ import annotations
+
+from adapters.slack import SlackPlatform
+from adapters.zoom import ZoomPlatform
+from bot.platform import ChatPlatform
+from bot.types import Platform
+
+ADAPTERS: dict[Platform, type[ChatPlatform]] = {
+    SlackPlatform.name: SlackPlatform,
+    ZoomPlatform.name: ZoomPlatform,
+}

@@ -1,0 +1,84 @@
+"""The one interface every platform adapter implements.
+
+The core depends on this Protocol only; `adapters/__init__.py` maps platform names to classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import ClassVar, Protocol, Self
+
+from aiohttp import web
+
+from bot.types import (
+    DirectoryUser,
+    InboundEvent,
+    Message,
+    MessageRef,
+    Platform,
+    PlatformUserId,
+    ReplyTarget,
+    TokenGrant,
+)
+
+# The core's answer to an inbound event: a message to show at once (the ack), or None.
+EventHandler = Callable[[InboundEvent], Awaitable[Message | None]]
+
+
+class ChatPlatform(Protocol):
+    name: ClassVar[Platform]  # "slack"
+    label: ClassVar[str]  # "Slack", as people see it
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self | None:
+        """Build from settings; None when the platform has no credentials (not connected).
+
+        Raises `ValueError` naming the variable when credentials are present but incomplete.
+        """
+        ...
+
+    async def start(self) -> None:
+        """Open HTTP sessions; called once inside the running event loop."""
+        ...
+
+    async def close(self) -> None: ...
+
+    def routes(self, handler: EventHandler) -> list[web.RouteDef]:
+        """The webhook routes: verify the signature, parse, call `handler`, answer natively."""
+        ...
+
+    async def workspace(self) -> tuple[str, str]:
+        """(workspace id, workspace name) of the connected team/account; checks credentials."""
+        ...
+
+    def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
+        """The whole directory, one platform page at a time (active and deactivated)."""
+        ...
+
+    def parse_mention(self, token: str) -> PlatformUserId | None:
+        """A user id from the platform's mention syntax in command text (`<@U123|bob>`)."""
+        ...
+
+    async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:
+        """A new direct message from the bot to `user` (a notification, never an edit)."""
+        ...
+
+    async def update_message(self, ref: MessageRef, message: Message) -> MessageRef:
+        """Replace a message the bot sent; where the platform cannot, post a follow-up."""
+        ...
+
+    async def reply(self, target: ReplyTarget, message: Message) -> None:
+        """A later answer to an inbound command or press (after the ack)."""
+        ...
+
+    def authorize_url(self, state: str, redirect_uri: str) -> str:
+        """The user OAuth page for linking the person's account to the bot."""
+        ...
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> TokenGrant:
+        """Code → tokens plus the identity that authorized."""
+        ...
+
+    async def revoke(self, grant: TokenGrant) -> str:
+        """Revoke on the platform where it can; returns a sentence for the audit log."""
+        ...

@@ -1,0 +1,153 @@
+"""Platform-neutral types shared by the core (`bot`) and the adapters.
+
+Adapters translate platform JSON into these and back; nothing here knows any platform's wire
+format, so a new platform never needs a change in this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NewType
+
+Platform = NewType("Platform", str)  # "slack", "zoom", "teams", "webex": the adapter's key
+PlatformUserId = NewType("PlatformUserId", str)  # the platform's own id of one account
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryUser:
+    """One account as the platform's directory reports it."""
+
+    platform: Platform
+    user_id: PlatformUserId
+    email: str | None
+    display_name: str
+    is_bot: bool = False
+    is_guest: bool = False
+    is_active: bool = True
+    is_admin: bool = False
+    # Platform details the adapter needs later (e.g. a Zoom JID); opaque to the core.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ButtonStyle(StrEnum):
+    PRIMARY = "primary"
+    DANGER = "danger"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button in a message: either it posts `value` back (an action) or it opens `url`."""
+
+    label: str
+    action_id: str = ""
+    value: str = ""
+    style: ButtonStyle = ButtonStyle.DEFAULT
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What the bot says, in a form every adapter can render natively.
+
+    `title` becomes a header, `lines` are paragraphs of light markdown (`*bold*`, `_italic_`,
+    links as `<url|text>`), `buttons` go in one row under them.
+    """
+
+    text: str  # plain-text fallback (notifications, screen readers, clients without cards)
+    title: str | None = None
+    lines: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    ephemeral: bool = True  # a reply to a command: seen only by who ran it, where supported
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Enough to edit a message the bot sent: adapters fill `data` with what they need."""
+
+    platform: Platform
+    channel_id: str
+    message_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where an asynchronous answer to an inbound event goes (e.g. Slack's `response_url`)."""
+
+    platform: Platform
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCommand:
+    """A `/mio …` slash command or a text command typed to the bot."""
+
+    platform: Platform
+    delivery_id: str  # unique per delivery attempt group: repeats of one delivery share it
+    user_id: PlatformUserId
+    text: str  # what follows `/mio`, mentions left in the platform's syntax
+    reply_to: ReplyTarget
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """A person pressed a button the bot sent."""
+
+    platform: Platform
+    delivery_id: str
+    user_id: PlatformUserId
+    action_id: str
+    value: str
+    message: MessageRef | None
+    reply_to: ReplyTarget
+    received_at: datetime | None = None
+
+
+InboundEvent = InboundCommand | ButtonPress
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who authorized, as the platform reports it after an OAuth code exchange."""
+
+    user_id: PlatformUserId
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """User tokens from an OAuth exchange; stored encrypted by the core."""
+
+    identity: Identity
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    scope: str = ""
+
+    def __repr__(self) -> str:  # tokens never reach logs
+        return f"TokenGrant(identity={self.identity!r}, scope={self.scope!r}, access_token='**')"
+
+
+class PlatformError(Exception):
+    """A platform call failed; subclasses say whether trying again can help."""
+
+    def __init__(self, platform: Platform | str, reason: str) -> None:
+        super().__init__(f"{platform}: {reason}")
+        self.platform = platform
+        self.reason = reason
+
+
+class RetryLater(PlatformError):
+    """Rate limited, 5xx or unreachable: the same call may succeed later."""
+
+    def __init__(self, platform: Platform | str, reason: str, after: float | None = None) -> None:
+        super().__init__(platform, reason)
+        self.after = after  # seconds, from Retry-After when the platform sent one
+
+
+class PermanentFailure(PlatformError):
+    """The platform says this call can never succeed as made (`channel_not_found`, 403 …)."""

@@ -1,0 +1,126 @@
+"""What every platform stand-in shares: call recording, fault injection, loopback serving.
+
+A stand-in is a real aiohttp server on 127.0.0.1, port 0. Tests and the demo reach it only by
+the base-URL settings the stand-in hands out in `env()`, exactly as the bot would reach the
+real platform.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Call:
+    """One request the stand-in received, for assertions and the demo's inbox."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Fault:
+    """Answer `times` matching requests with `status` (and headers/body) instead of serving."""
+
+    status: int
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+class FakeService(abc.ABC):
+    """Base of a platform stand-in: subclasses add routes in `setup_routes`."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.faults: dict[str, list[Fault]] = {}
+        self.url = ""  # http://127.0.0.1:PORT, once started
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        self.setup_routes(app)
+        return app
+
+    @abc.abstractmethod
+    def setup_routes(self, app: web.Application) -> None:
+        """Add the platform's endpoints."""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None and isinstance(server, asyncio.Server)
+        bound = server.sockets[0].getsockname()[1]
+        self.url = f"http://{host}:{bound}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- faults and recording --------------------------------------------------------------
+    def fail(
+        self,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        """Make the next `times` requests whose path ends with `path` answer `status`."""
+        self.faults.setdefault(path, []).append(Fault(status, times, headers or {}, body))
+
+    def calls_to(self, path: str) -> list[Call]:
+        return [c for c in self.calls if c.path.endswith(path)]
+
+    def fault_body(self, status: int, path: str) -> Any:
+        """The platform's own error shape for an injected fault; stand-ins override."""
+        return {"error": f"HTTP {status}"}
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        body = await request.read()
+        call = Call(
+            request.method,
+            request.path,
+            dict(request.query),
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
+        )
+        self.calls.append(call)
+        for suffix, queue in self.faults.items():
+            if request.path.endswith(suffix) and queue:
+                fault = queue[0]
+                fault.times -= 1
+                if fault.times <= 0:
+                    queue.pop(0)
+                payload = fault.body if fault.body is not None else self.fault_body(fault.status, request.path)
+                call.status = fault.status
+                return web.json_response(payload, status=fault.status, headers=fault.headers)
+        response = await handler(request)
+        call.status = response.status
+        return response
