@@ -28,6 +28,7 @@ EventHandler = Callable[[InboundEvent], Awaitable[Message | None]]
 class ChatPlatform(Protocol):
     name: ClassVar[Platform]  # "slack"
     label: ClassVar[str]  # "Slack", as people see it
+    rate_per_second: float  # the outbox paces this platform's calls to it (platform-apis §G)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self | None:

@@ -53,6 +53,7 @@ class FakeService(abc.ABC):
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.url = ""  # http://127.0.0.1:PORT, once started
+        self.bot_url = ""  # where signed webhooks go: the bot's public URL
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -60,6 +61,10 @@ class FakeService(abc.ABC):
         app = web.Application(middlewares=[self._middleware])
         self.setup_routes(app)
         return app
+
+    @abc.abstractmethod
+    def env(self) -> dict[str, str]:
+        """The settings that point the bot at this stand-in (credentials and base URLs)."""
 
     @abc.abstractmethod
     def setup_routes(self, app: web.Application) -> None:
@@ -118,7 +123,11 @@ class FakeService(abc.ABC):
                 fault.times -= 1
                 if fault.times <= 0:
                     queue.pop(0)
-                payload = fault.body if fault.body is not None else self.fault_body(fault.status, request.path)
+                payload = (
+                    fault.body
+                    if fault.body is not None
+                    else self.fault_body(fault.status, request.path)
+                )
                 call.status = fault.status
                 return web.json_response(payload, status=fault.status, headers=fault.headers)
         response = await handler(request)

@@ -37,7 +37,7 @@ class Org:
 
     def find(self, platform: str, email: str) -> OrgAccount:
         for a in self.on(platform):
-            if a.email and a.email.lower() == email.lower():
+            if a.email and a.email.strip().lower() == email.strip().lower():
                 return a
         raise KeyError(f"{email} has no {platform} account in the sandbox org")
 

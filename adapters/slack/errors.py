@@ -1,0 +1,88 @@
+"""The one place where Slack's failures become `RetryLater` or `PermanentFailure`.
+
+The outbox retries `RetryLater` and gives up on `PermanentFailure`, so the split decides whether
+a consent DM is ever delivered: anything the admin can fix (a revoked or under-scoped bot token)
+or that passes by itself (429, 5xx, network) must stay retryable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
+
+SLACK = Platform("slack")
+
+# The bot's own credentials are wrong: nothing is wrong with the message, so keep it until the
+# admin fixes the configuration. `account_inactive` is documented as "authentication token is for
+# a deleted user or workspace", i.e. the caller's token, so it belongs here and not with the
+# recipient problems.
+CREDENTIAL_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "no_permission",
+        "ratelimited",
+        "rate_limited",
+    }
+)
+# Slack's own documentation calls these transient ("likely due to a transient issue on our end").
+TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+CREDENTIAL_RETRY_AFTER = 60.0
+
+
+def to_platform_error(
+    exc: SlackApiError | aiohttp.ClientError | TimeoutError,
+) -> PlatformError:
+    """Classify a failed Slack call; the reason is Slack's error code where it sent one."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = _status(response)
+        data = getattr(response, "data", None)
+        code = str(data.get("error", "")) if isinstance(data, Mapping) else ""
+        return _classify(status, code, getattr(response, "headers", None))
+    if isinstance(exc, aiohttp.ClientResponseError):  # a response_url POST
+        return _classify(exc.status, "", exc.headers)
+    return RetryLater(SLACK, f"unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
+
+
+async def slack_call[T](call: Awaitable[T]) -> T:
+    """Await a slack_sdk or aiohttp call, raising only `PlatformError` subclasses."""
+    try:
+        return await call
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        raise to_platform_error(exc) from exc
+
+
+def _classify(status: int, code: str, headers: Mapping[str, str] | None) -> PlatformError:
+    if status == 429:
+        return RetryLater(SLACK, code or "ratelimited", after=_retry_after(headers))
+    if status >= 500:
+        return RetryLater(SLACK, code or f"http_{status}")
+    if code in CREDENTIAL_ERRORS:
+        return RetryLater(SLACK, code, after=CREDENTIAL_RETRY_AFTER)
+    if code in TRANSIENT_ERRORS:
+        return RetryLater(SLACK, code)
+    return PermanentFailure(SLACK, code or f"http_{status}")
+
+
+def _status(response: Any) -> int:
+    # slack_sdk hands over its own response object, except for a non-JSON body, where it passes
+    # the raw aiohttp response (`status` instead of `status_code`).
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return int(status) if status else 0
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = (headers or {}).get("Retry-After", "").strip()
+    return float(int(value)) if value.isdigit() else None

@@ -1,0 +1,261 @@
+"""Slack as a `ChatPlatform`: directory, DMs with buttons, user OAuth, and the webhook route."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Self
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.oauth import AuthorizeUrlGenerator
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import render_blocks
+from adapters.slack.errors import SLACK, slack_call
+from adapters.slack.inbound import EVENTS_PATH, SlackInbound
+from bot.platform import EventHandler
+from bot.types import (
+    DirectoryUser,
+    Identity,
+    Message,
+    MessageRef,
+    PermanentFailure,
+    Platform,
+    PlatformError,
+    PlatformUserId,
+    ReplyTarget,
+    TokenGrant,
+)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
+USER_SCOPES = ("users:read", "users:read.email", "im:write", "chat:write")
+PAGE_SIZE = 200  # Slack recommends no more than 200 per users.list page
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# What auth.revoke answers for a token that no longer works: the goal of revoking is reached.
+_ALREADY_INVALID = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
+_REQUIRED = ("SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+
+
+class SlackPlatform:
+    """One Slack workspace, reached with a bot token; users link theirs through OAuth v2."""
+
+    name: ClassVar[Platform] = SLACK
+    label: ClassVar[str] = "Slack"
+    # chat.postMessage: about one message a second. Not a ClassVar: the Protocol in
+    # bot/platform.py declares an instance attribute.
+    rate_per_second: float = 1.0
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        client_id: str,
+        client_secret: str,
+        api_url: str = DEFAULT_API_URL,
+        authorize_url: str = DEFAULT_AUTHORIZE_URL,
+    ) -> None:
+        self._signing_secret = signing_secret
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._api_url = api_url
+        self._authorize_url = authorize_url
+        self._client = AsyncWebClient(token=bot_token, base_url=api_url)
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:  # the tokens stay out of logs
+        return f"SlackPlatform(api_url={self._api_url!r})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self | None:
+        bot_token = env.get("SLACK_BOT_TOKEN", "").strip()
+        if not bot_token:
+            return None
+        missing = [key for key in _REQUIRED if not env.get(key, "").strip()]
+        if missing:
+            raise ValueError(f"SLACK_BOT_TOKEN is set but {', '.join(missing)} is missing or empty")
+        return cls(
+            bot_token=bot_token,
+            signing_secret=env["SLACK_SIGNING_SECRET"].strip(),
+            client_id=env["SLACK_CLIENT_ID"].strip(),
+            client_secret=env["SLACK_CLIENT_SECRET"].strip(),
+            api_url=env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL,
+            authorize_url=env.get("SLACK_AUTHORIZE_URL", "").strip() or DEFAULT_AUTHORIZE_URL,
+        )
+
+    async def start(self) -> None:
+        # One pooled session for every call; without it slack_sdk opens a session per call.
+        self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+        self._client.session = self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self._client.session = None
+
+    def routes(self, handler: EventHandler) -> list[web.RouteDef]:
+        inbound = SlackInbound(
+            signing_secret=self._signing_secret,
+            client=self._client,
+            handler=handler,
+            reply=self.reply,
+        )
+        return [web.post(EVENTS_PATH, inbound.handle)]
+
+    # -- directory -------------------------------------------------------------------------
+    async def workspace(self) -> tuple[str, str]:
+        result = await slack_call(self._client.auth_test())
+        return str(result["team_id"]), str(result.get("team") or result["team_id"])
+
+    async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
+        cursor: str | None = None
+        while True:
+            page = await slack_call(self._client.users_list(limit=PAGE_SIZE, cursor=cursor))
+            yield [directory_user(member) for member in page.get("members") or []]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return
+
+    def parse_mention(self, token: str) -> PlatformUserId | None:
+        match = _MENTION.fullmatch(token.strip())
+        return PlatformUserId(match.group(1)) if match else None
+
+    # -- messages --------------------------------------------------------------------------
+    async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:
+        # channel=<user id> posts into the app's DM with that user without conversations.open
+        # (§I.18); the answer names the D… channel that chat.update needs later.
+        blocks = render_blocks(message)
+        sent = await slack_call(
+            self._client.chat_postMessage(
+                channel=user.user_id, text=message.text, blocks=blocks or None
+            )
+        )
+        return MessageRef(SLACK, channel_id=str(sent["channel"]), message_id=str(sent["ts"]))
+
+    async def update_message(self, ref: MessageRef, message: Message) -> MessageRef:
+        # Always send blocks, even none: without them Slack keeps the old buttons (§I.17).
+        updated = await slack_call(
+            self._client.chat_update(
+                channel=ref.channel_id,
+                ts=ref.message_id,
+                text=message.text,
+                blocks=render_blocks(message),
+            )
+        )
+        return MessageRef(SLACK, channel_id=str(updated["channel"]), message_id=str(updated["ts"]))
+
+    async def reply(self, target: ReplyTarget, message: Message) -> None:
+        response_url = target.data.get("response_url")
+        if response_url:
+            body: dict[str, Any] = {
+                "response_type": "ephemeral" if message.ephemeral else "in_channel",
+                # Only a confirmation prompt in an ephemeral answer is replaced (see inbound.py);
+                # a DM is the core's to edit through update_message.
+                "replace_original": bool(target.data.get("replace_original", False)),
+                "text": message.text,
+            }
+            blocks = render_blocks(message)
+            if blocks:
+                body["blocks"] = blocks
+            await slack_call(self._post_json(str(response_url), body))
+            return
+        channel_id = target.data.get("channel_id")
+        if not channel_id:
+            raise PermanentFailure(SLACK, "reply target has neither response_url nor channel_id")
+        await slack_call(
+            self._client.chat_postMessage(
+                channel=str(channel_id), text=message.text, blocks=render_blocks(message) or None
+            )
+        )
+
+    async def _post_json(self, url: str, body: dict[str, Any]) -> None:
+        # response_url takes plain JSON with no auth header.
+        if self._session is not None:
+            async with self._session.post(url, json=body) as response:
+                response.raise_for_status()
+            return
+        async with (
+            aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session,
+            session.post(url, json=body) as response,
+        ):
+            response.raise_for_status()
+
+    # -- user OAuth ------------------------------------------------------------------------
+    def authorize_url(self, state: str, redirect_uri: str) -> str:
+        # The generator pastes values in unescaped; escape them so any redirect URI survives.
+        generator = AuthorizeUrlGenerator(
+            client_id=self._client_id,
+            scopes=[],
+            user_scopes=list(USER_SCOPES),
+            redirect_uri=quote(redirect_uri, safe=""),
+            authorization_url=self._authorize_url,
+        )
+        return generator.generate(quote(state, safe=""))
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> TokenGrant:
+        # What oauth_v2_access() sends (client credentials as HTTP Basic), minus its use of
+        # aiohttp.BasicAuth, which aiohttp 3.14 deprecates.
+        basic = aiohttp.encode_basic_auth(self._client_id, self._client_secret)
+        granted = await slack_call(
+            self._client.api_call(
+                "oauth.v2.access",
+                data={"code": code, "redirect_uri": redirect_uri},
+                headers={"Authorization": basic},
+            )
+        )
+        authed = granted.get("authed_user") or {}
+        user_id, access_token = authed.get("id"), authed.get("access_token")
+        if not user_id or not access_token:
+            # Only happens when the app's user scopes are misconfigured: no user was authorized.
+            raise PermanentFailure(SLACK, "oauth.v2.access returned no user token")
+        info = await slack_call(self._client.users_info(user=user_id))
+        email = ((info.get("user") or {}).get("profile") or {}).get("email") or None
+        expires_in = authed.get("expires_in")  # only with token rotation on
+        expires_at = datetime.now(UTC) + timedelta(seconds=int(expires_in)) if expires_in else None
+        return TokenGrant(
+            identity=Identity(PlatformUserId(user_id), email),
+            access_token=access_token,
+            refresh_token=authed.get("refresh_token"),
+            expires_at=expires_at,
+            scope=str(authed.get("scope", "")),
+        )
+
+    async def revoke(self, grant: TokenGrant) -> str:
+        try:
+            await slack_call(self._client.auth_revoke(token=grant.access_token))
+        except PlatformError as exc:
+            if exc.reason in _ALREADY_INVALID:
+                return "Slack user token was already invalid"
+            raise
+        return "Slack user token revoked (auth.revoke)"
+
+
+def directory_user(member: Mapping[str, Any]) -> DirectoryUser:
+    """One users.list member; Slackbot reports `is_bot: false`, so it is special-cased (§I.19)."""
+    profile = member.get("profile") or {}
+    display_name = (
+        profile.get("real_name")
+        or member.get("real_name")
+        or profile.get("display_name")
+        or member.get("name")
+        or member["id"]
+    )
+    return DirectoryUser(
+        platform=SLACK,
+        user_id=PlatformUserId(member["id"]),
+        email=profile.get("email") or None,
+        display_name=str(display_name),
+        is_bot=bool(member.get("is_bot")) or member["id"] == "USLACKBOT",
+        is_guest=bool(member.get("is_restricted") or member.get("is_ultra_restricted")),
+        is_active=not member.get("deleted", False),
+        is_admin=bool(
+            member.get("is_admin") or member.get("is_owner") or member.get("is_primary_owner")
+        ),
+    )

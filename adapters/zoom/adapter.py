@@ -1,0 +1,359 @@
+"""`ZoomPlatform`: Zoom Team Chat behind the `ChatPlatform` interface.
+
+Zoom needs two apps (platform-apis.md §I.9): a General app with a Team Chat chatbot, whose
+client-credentials token sends and edits chatbot messages and whose OAuth flow links a person's
+account; and a Server-to-Server OAuth app, whose account-credentials token reads the directory,
+which the chatbot token cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Self
+
+import aiohttp
+from aiohttp import web
+
+from adapters.zoom import inbound
+from adapters.zoom.client import AppToken, ZoomHttp
+from adapters.zoom.errors import to_platform_error
+from adapters.zoom.render import render_content
+from bot.platform import EventHandler
+from bot.types import (
+    DirectoryUser,
+    Identity,
+    Message,
+    MessageRef,
+    Platform,
+    PlatformError,
+    PlatformUserId,
+    ReplyTarget,
+    TokenGrant,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.zoom.us/v2/"
+DEFAULT_OAUTH_URL = "https://zoom.us/oauth/"
+JID_DOMAIN = "@xmpp.zoom.us"
+PAGE_SIZE = "300"
+ADMIN_ROLE_IDS = frozenset({"0", "1"})  # built-in Owner and Admin roles (§E.4)
+
+REQUIRED_ENV = (
+    "ZOOM_ACCOUNT_ID",
+    "ZOOM_CLIENT_SECRET",
+    "ZOOM_BOT_JID",
+    "ZOOM_WEBHOOK_SECRET",
+    "ZOOM_S2S_CLIENT_ID",
+    "ZOOM_S2S_CLIENT_SECRET",
+)
+
+_JID_MENTION = re.compile(
+    r"^@?<?([A-Za-z0-9_-]+)" + re.escape(JID_DOMAIN) + r"(?:/[^\s|>]*)?(?:\|[^>]*)?>?$"
+)
+
+
+def user_jid(user_id: str) -> str:
+    """Zoom's JID for a user: the lower-cased id at xmpp.zoom.us (§I.25)."""
+    return user_id.lower() + JID_DOMAIN
+
+
+class ZoomPlatform:
+    """Zoom Team Chat through its chatbot API, the Server-to-Server directory and user OAuth."""
+
+    name: ClassVar[Platform] = Platform("zoom")
+    label: ClassVar[str] = "Zoom"
+    # Zoom's "Medium" label on the Free plan (users list, chatbot send): 2 requests/s per account.
+    # Pro and Business accounts allow 20 and 60; ZOOM_RATE_PER_SECOND raises it per deployment,
+    # which is why this is a class default that an instance may override.
+    rate_per_second: float = 2.0
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        client_id: str,
+        client_secret: str,
+        bot_jid: str,
+        webhook_secret: str,
+        s2s_client_id: str,
+        s2s_client_secret: str,
+        api_url: str = DEFAULT_API_URL,
+        oauth_url: str = DEFAULT_OAUTH_URL,
+        rate_per_second: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account_id = account_id
+        self.client_id = client_id
+        self.bot_jid = bot_jid
+        self._client_secret = client_secret
+        self._webhook_secret = webhook_secret
+        self._clock = clock
+        if rate_per_second is not None:
+            self.rate_per_second = rate_per_second
+        self._http = ZoomHttp(api_url, oauth_url)
+        self._app_basic = aiohttp.encode_basic_auth(client_id, client_secret)
+        self._chatbot = AppToken(self._http, {"grant_type": "client_credentials"}, self._app_basic)
+        self._directory = AppToken(
+            self._http,
+            {"grant_type": "account_credentials", "account_id": account_id},
+            aiohttp.encode_basic_auth(s2s_client_id, s2s_client_secret),
+        )
+        self._background: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:  # secrets never reach logs
+        return f"ZoomPlatform(account_id={self.account_id!r}, api_url={self._http.api_url!r})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self | None:
+        """None when Zoom is not configured; ValueError naming the first missing variable."""
+        client_id = env.get("ZOOM_CLIENT_ID", "").strip()
+        values = {key: env.get(key, "").strip() for key in REQUIRED_ENV}
+        if not client_id:
+            if any(values.values()):
+                raise ValueError("ZOOM_CLIENT_ID is required when other ZOOM_* credentials are set")
+            return None
+        for key, value in values.items():
+            if not value:
+                raise ValueError(f"{key} is required when ZOOM_CLIENT_ID is set")
+        rate: float | None = None
+        if raw_rate := env.get("ZOOM_RATE_PER_SECOND", "").strip():
+            try:
+                rate = float(raw_rate)
+            except ValueError:
+                rate = 0.0
+            if rate <= 0:
+                raise ValueError(
+                    f"ZOOM_RATE_PER_SECOND must be a positive number, not {raw_rate!r}"
+                )
+        return cls(
+            account_id=values["ZOOM_ACCOUNT_ID"],
+            client_id=client_id,
+            client_secret=values["ZOOM_CLIENT_SECRET"],
+            bot_jid=values["ZOOM_BOT_JID"],
+            webhook_secret=values["ZOOM_WEBHOOK_SECRET"],
+            s2s_client_id=values["ZOOM_S2S_CLIENT_ID"],
+            s2s_client_secret=values["ZOOM_S2S_CLIENT_SECRET"],
+            api_url=env.get("ZOOM_API_URL", "").strip() or DEFAULT_API_URL,
+            oauth_url=env.get("ZOOM_OAUTH_URL", "").strip() or DEFAULT_OAUTH_URL,
+            rate_per_second=rate,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._http.start()
+
+    async def close(self) -> None:
+        """Let answers still being sent finish, then close the session they use."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._http.close()
+
+    # -- inbound -----------------------------------------------------------------------------
+    def routes(self, handler: EventHandler) -> list[web.RouteDef]:
+        on_event = inbound.events_handler(
+            self.name, self._webhook_secret, handler, self._answer_later, self._clock
+        )
+        return [web.post("/zoom/events", on_event)]
+
+    def _answer_later(self, target: ReplyTarget, message: Message) -> None:
+        task = asyncio.create_task(self._answer(target, message))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _answer(self, target: ReplyTarget, message: Message) -> None:
+        try:
+            await self.reply(target, message)
+        except PlatformError as exc:
+            # The ack already went out; the person sees no answer. Logged so an admin can tell why.
+            log.error(
+                "zoom: could not deliver the answer to %s: %s", target.data.get("user_jid"), exc
+            )
+        except Exception:
+            # Nothing awaits this task, so an unexpected error would otherwise vanish silently.
+            log.exception("zoom: answer to %s crashed", target.data.get("user_jid"))
+
+    def parse_mention(self, token: str) -> PlatformUserId | None:
+        """Only a Zoom JID is recognisable; its local part is the user id in lower case (§I.25).
+
+        Zoom slash-command text carries no structured mentions, so names and emails are left
+        to the core's directory lookup.
+        """
+        match = _JID_MENTION.match(token.strip())
+        return PlatformUserId(match.group(1)) if match else None
+
+    # -- directory ---------------------------------------------------------------------------
+    async def workspace(self) -> tuple[str, str]:
+        """Both app tokens plus one directory read: proves all credentials and the S2S scope.
+
+        Zoom has no call that names a regular (non-master) account: `GET /accounts/{id}` is a
+        Master Account API, so the name is derived from the id.
+        """
+        await self._chatbot.get()
+        await self._directory.call("GET", "users", params={"status": "active", "page_size": "1"})
+        return self.account_id, f"Zoom account {self.account_id}"
+
+    async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
+        for status in ("active", "inactive"):
+            page_token = ""
+            while True:
+                params = {"status": status, "page_size": PAGE_SIZE}
+                if page_token:
+                    params["next_page_token"] = page_token
+                body = await self._directory.call("GET", "users", params=params)
+                if not isinstance(body, dict):
+                    raise to_platform_error(502, {}, {"message": "users list is not a JSON object"})
+                users = [u for u in body.get("users") or [] if isinstance(u, dict) and u.get("id")]
+                if users:
+                    yield [self._directory_user(u, active=status == "active") for u in users]
+                page_token = str(body.get("next_page_token") or "")
+                if not page_token:
+                    break
+
+    def _directory_user(self, user: Mapping[str, Any], *, active: bool) -> DirectoryUser:
+        user_id = str(user["id"])
+        full_name = f"{user.get('first_name') or ''} {user.get('last_name') or ''}".strip()
+        return DirectoryUser(
+            platform=self.name,
+            user_id=PlatformUserId(user_id),
+            email=user.get("email") or None,
+            display_name=user.get("display_name") or full_name or user.get("email") or user_id,
+            is_bot=False,  # chatbots are not users on Zoom
+            is_guest=False,
+            is_active=active,
+            is_admin=str(user.get("role_id", "")) in ADMIN_ROLE_IDS,
+            extra={"jid": user_jid(user_id)},
+        )
+
+    # -- outbound messages -------------------------------------------------------------------
+    async def _post(
+        self,
+        to_jid: str,
+        on_behalf_of: str,
+        account_id: str,
+        message: Message,
+        visible_to: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "robot_jid": self.bot_jid,
+            "to_jid": to_jid,
+            "user_jid": on_behalf_of,
+            "account_id": account_id,
+            "content": render_content(message),
+            "is_markdown_support": True,
+        }
+        if visible_to:
+            body["visible_to_user"] = visible_to
+        answer = await self._chatbot.call("POST", "im/chat/messages", json=body, ok=(200, 201))
+        if not isinstance(answer, dict) or not answer.get("message_id"):
+            raise to_platform_error(502, {}, {"message": "send answered without message_id"})
+        return answer
+
+    async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:
+        jid = str(user.extra.get("jid") or user_jid(user.user_id))
+        answer = await self._post(jid, jid, self.account_id, message)
+        data = {
+            "to_jid": jid,
+            "user_jid": jid,
+            "account_id": self.account_id,
+            "user_id": user.user_id,
+        }
+        return MessageRef(
+            self.name, channel_id=jid, message_id=str(answer["message_id"]), data=data
+        )
+
+    async def update_message(self, ref: MessageRef, message: Message) -> MessageRef:
+        """Edit in place. Zoom's edit body has no `to_jid`: the message id names the chat."""
+        body = {
+            "robot_jid": self.bot_jid,
+            "account_id": ref.data.get("account_id") or self.account_id,
+            "user_jid": ref.data.get("user_jid") or ref.channel_id,
+            "content": render_content(message),
+            "is_markdown_support": True,
+        }
+        path = "im/chat/messages/" + urllib.parse.quote(ref.message_id, safe="")
+        await self._chatbot.call("PUT", path, json=body, ok=(200, 204))
+        return ref
+
+    async def reply(self, target: ReplyTarget, message: Message) -> None:
+        """A new chatbot message where the command came from (the user's 1:1 chat or a channel)."""
+        user_jid_ = str(target.data["user_jid"])
+        to_jid = str(target.data.get("to_jid") or user_jid_)
+        in_channel = to_jid != user_jid_
+        visible_to = (
+            str(target.data.get("user_id") or "") if in_channel and message.ephemeral else None
+        )
+        await self._post(
+            to_jid,
+            user_jid_,
+            str(target.data.get("account_id") or self.account_id),
+            message,
+            visible_to,
+        )
+
+    # -- user OAuth --------------------------------------------------------------------------
+    def authorize_url(self, state: str, redirect_uri: str) -> str:
+        query = urllib.parse.urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.client_id,
+                "redirect_uri": redirect_uri,
+                "state": state,
+            }
+        )
+        return f"{self._http.oauth_url}authorize?{query}"
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> TokenGrant:
+        body = await self._http.oauth(
+            "token",
+            basic=self._app_basic,
+            form={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+            user_token=True,
+        )
+        access_token = str(body.get("access_token") or "")
+        if not access_token:
+            raise to_platform_error(
+                502, {}, {"message": "code exchange answered without access_token"}
+            )
+        status, headers, me = await self._http.send(
+            "GET",
+            self._http.api_url + "users/me",
+            headers={"Authorization": f"Bearer {access_token}"},
+            user_token=True,
+        )
+        if status != 200 or not isinstance(me, dict) or not me.get("id"):
+            raise to_platform_error(status, headers, me, user_token=True)
+        expires_in = body.get("expires_in")
+        return TokenGrant(
+            identity=Identity(PlatformUserId(str(me["id"])), me.get("email") or None),
+            access_token=access_token,
+            refresh_token=body.get("refresh_token") or None,
+            expires_at=datetime.now(UTC) + timedelta(seconds=float(expires_in))
+            if expires_in
+            else None,
+            scope=str(body.get("scope") or ""),
+        )
+
+    async def revoke(self, grant: TokenGrant) -> str:
+        status, headers, body = await self._http.send(
+            "POST",
+            self._http.oauth_url + "revoke",
+            headers={"Authorization": self._app_basic},
+            form={"token": grant.access_token},
+            user_token=True,
+        )
+        if status == 200:
+            return "Zoom user token revoked (oauth/revoke)"
+        token_rejected = isinstance(body, dict) and body.get("error") not in (
+            None,
+            "invalid_client",
+        )
+        if status in (400, 401) and token_rejected:
+            return "Zoom user token was already invalid"
+        raise to_platform_error(status, headers, body, user_token=True)

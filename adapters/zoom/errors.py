@@ -1,0 +1,108 @@
+"""The one place Zoom's wire errors become `RetryLater` or `PermanentFailure`.
+
+Zoom answers in three shapes (platform-apis.md §I.27): REST `{code, message}`, the chatbot
+endpoints' own codes (7001–7010), and the token endpoint's `{reason, error}`. Its 429s carry no
+`Retry-After` for the per-second limit and a date-time for the daily one (§I.24), so the header is
+parsed, never `int()`-ed.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
+
+PLATFORM = Platform("zoom")
+
+PER_SECOND_RETRY = 1.0  # a per-second 429 has no Retry-After: the next second is fine
+SERVER_ERROR_RETRY = 10.0  # 5xx without Retry-After
+NETWORK_RETRY = 5.0  # connection refused, reset, timeout
+CREDENTIALS_RETRY = 60.0  # the admin has to fix the app's credentials; do not hammer Zoom meanwhile
+
+
+def _parse_retry_after(value: str, now: datetime) -> float | None:
+    """Seconds from a Retry-After that may be seconds, an ISO date-time or an HTTP date."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    when: datetime | None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(1.0, (when - now).total_seconds())
+
+
+def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float:
+    """How long a 429 asks us to wait, in seconds."""
+    now = now or datetime.now(UTC)
+    parsed = _parse_retry_after(headers.get("Retry-After", ""), now)
+    if parsed is not None:
+        return parsed
+    if headers.get("X-RateLimit-Type", "").lower().startswith("daily"):
+        # Zoom's daily quotas reset at midnight UTC; without a date, wait until then.
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return max(1.0, (midnight - now).total_seconds())
+    return PER_SECOND_RETRY
+
+
+def _describe(status: int, body: Any) -> str:
+    if isinstance(body, Mapping):
+        if "code" in body or "message" in body:
+            return f"{body.get('code', status)} {body.get('message', '')}".strip()
+        if "error" in body or "reason" in body:
+            return f"{body.get('error', status)} {body.get('reason', '')}".strip()
+    return f"HTTP {status}"
+
+
+def to_platform_error(
+    status: int | None,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+    *,
+    exc: BaseException | None = None,
+    user_token: bool = False,
+    now: datetime | None = None,
+) -> PlatformError:
+    """Map one failed Zoom call (an HTTP answer, or `exc` when there was none) to bot.types.
+
+    `user_token` marks calls made with a person's OAuth token: a 401 there is that person's
+    problem (PermanentFailure), while a 401 with the app's own token means credentials the
+    admin must fix, so the outbox should keep the work and try again later.
+    """
+    headers = headers or {}
+    if exc is not None or status is None:
+        return RetryLater(
+            PLATFORM, f"Zoom unreachable: {type(exc).__name__}: {exc}", after=NETWORK_RETRY
+        )
+    reason = _describe(status, body)
+    if status == 429:
+        kind = headers.get("X-RateLimit-Type", "QPS")
+        return RetryLater(
+            PLATFORM, f"429 rate limited ({kind}): {reason}", after=retry_after(headers, now)
+        )
+    if status >= 500:
+        after = _parse_retry_after(headers.get("Retry-After", ""), now or datetime.now(UTC))
+        return RetryLater(
+            PLATFORM, f"{status} Zoom server error: {reason}", after=after or SERVER_ERROR_RETRY
+        )
+    app_credentials = isinstance(body, Mapping) and body.get("error") == "invalid_client"
+    if app_credentials or (status == 401 and not user_token):
+        return RetryLater(
+            PLATFORM,
+            f"{reason} (check the ZOOM_* app credentials)",
+            after=CREDENTIALS_RETRY,
+        )
+    return PermanentFailure(PLATFORM, reason)

@@ -1,0 +1,106 @@
+"""The aiohttp application factory: one process serves every platform's webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from adapters import ADAPTERS
+from bot import reminders
+from bot.clock import Clock, SystemClock
+from bot.core import Core
+from bot.crypto import Vault
+from bot.events import make_handler
+from bot.outbox import Worker
+from bot.platform import ChatPlatform
+from bot.settings import Settings
+from bot.web import CORE, routes
+from store.db import make_engine, make_sessionmaker, require_current_schema
+from store.repositories import Events
+
+log = logging.getLogger(__name__)
+
+WORKER: web.AppKey[Worker] = web.AppKey("worker", Worker)
+EVENT_MEMORY = timedelta(days=7)  # longer than any platform retries a delivery
+
+
+def connect_platforms(env: Mapping[str, str]) -> dict[str, ChatPlatform]:
+    """Every adapter whose credentials are configured; the rest are simply not connected."""
+    found: dict[str, ChatPlatform] = {}
+    for name, cls in ADAPTERS.items():
+        adapter = cls.from_env(env)
+        if adapter is not None:
+            found[name] = adapter
+    return found
+
+
+def build_core(settings: Settings, clock: Clock | None = None) -> Core:
+    engine = make_engine(settings.database_url)
+    return Core(
+        settings=settings,
+        sessions=make_sessionmaker(engine),
+        platforms=connect_platforms(settings.env),
+        vault=Vault(settings.secret_key.value),
+        clock=clock or SystemClock(),
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    background: bool = True,
+    tick_seconds: float = 60.0,
+) -> web.Application:
+    core = build_core(settings, clock)
+    app = web.Application(client_max_size=1024 * 1024)
+    app[CORE] = core
+    app[WORKER] = Worker(core)
+    handler = make_handler(core)
+    for adapter in core.platforms.values():
+        app.add_routes(adapter.routes(handler))
+    app.add_routes(routes())
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        engine = core.sessions.kw["bind"]
+        await require_current_schema(engine)
+        for adapter in core.platforms.values():
+            await adapter.start()
+        tasks: list[asyncio.Task[None]] = []
+        scheduler = AsyncIOScheduler()
+        if background:
+            tasks.append(asyncio.create_task(app[WORKER].forever()))
+            scheduler.add_job(
+                reminders.tick,
+                "interval",
+                seconds=tick_seconds,
+                args=[core],
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(_prune, "interval", hours=1, args=[core])
+            scheduler.start()
+        yield
+        if background:
+            scheduler.shutdown(wait=False)
+        for task in [*tasks, *core.background]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for adapter in core.platforms.values():
+            await adapter.close()
+        await engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def _prune(core: Core) -> None:
+    async with core.transaction() as session:
+        await Events(session).prune(core.clock.now() - EVENT_MEMORY)

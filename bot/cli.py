@@ -1,0 +1,362 @@
+"""`mio`: run the bot, the demo, migrations, and the admin commands from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import typer
+from dotenv import dotenv_values
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
+from rich.table import Table
+
+from bot import lifecycle
+from bot.app import build_core
+from bot.commands.views import primary_text
+from bot.core import Core
+from bot.directory import import_platform
+from bot.outbox import Worker
+from bot.settings import ConfigError, Settings
+from bot.sync import ICONS, Refused, Status, SyncKind, SyncRefused
+from store.db import SchemaAhead, SchemaBehind, require_current_schema, upgrade
+from store.repositories import Directory, Syncs
+
+app = typer.Typer(
+    help="Mio User Sync: sync your organisation's users across Slack and Zoom Team Chat.\n\n"
+    "Example: mio demo",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(help="Database migrations. Example: mio db upgrade", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+def environment() -> dict[str, str]:
+    """The process environment over the `.env` file in the working directory."""
+    file_values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    return {**file_values, **os.environ}
+
+
+def load_settings(demo: bool = False) -> Settings:
+    try:
+        return Settings.from_env(environment(), demo=demo)
+    except ConfigError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def run[T](work: Awaitable[T]) -> T:
+    return asyncio.run(work)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def started_core(settings: Settings) -> AsyncIterator[Core]:
+    core = build_core(settings)
+    engine = core.sessions.kw["bind"]
+    try:
+        await require_current_schema(engine)
+        for adapter in core.platforms.values():
+            await adapter.start()
+        yield core
+    except (SchemaBehind, SchemaAhead) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        for adapter in core.platforms.values():
+            await adapter.close()
+        await engine.dispose()
+
+
+def with_core[T](work: Callable[[Core], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with started_core(load_settings()) as core:
+            return await work(core)
+
+    return run(go())
+
+
+async def find_one(core: Core, who: str) -> int:
+    async with core.sessions() as session:
+        found = await Directory(session).find_people(who)
+    if not found:
+        console.print(f"[red]Nobody matches “{who}”.[/red] Try an email, or `mio users {who}`.")
+        raise typer.Exit(1)
+    if len(found) > 1:
+        console.print(f"[yellow]“{who}” matches {len(found)} people:[/yellow]")
+        for p in found:
+            console.print(f"  {p.display_name} <{p.email or 'no email'}>")
+        console.print("Name one by email.")
+        raise typer.Exit(1)
+    return found[0].id
+
+
+# -- running --------------------------------------------------------------------------------
+@app.command()
+def serve() -> None:
+    """Serve every connected platform's webhooks, the OAuth callbacks and health checks.
+
+    Example: PORT=3978 mio serve
+    """
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        run(_check_schema(settings))
+    except (SchemaBehind, SchemaAhead) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    web.run_app(create_app(settings), port=settings.port, print=None)
+
+
+async def _check_schema(settings: Settings) -> None:
+    core = build_core(settings)
+    engine = core.sessions.kw["bind"]
+    try:
+        await require_current_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the bot.")] = 3978,
+    tour: Annotated[bool, typer.Option(help="Walk through a sync before serving.")] = True,
+    exit_after: Annotated[bool, typer.Option("--exit", help="Stop after the tour.")] = False,
+) -> None:
+    """Run the bot against the built-in sandbox platforms: no credentials needed.
+
+    Example: mio demo --exit
+    """
+    from bot.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    run(run_demo(console, port=port, tour=tour, exit_after=exit_after))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date (safe to run on every release).
+
+    Example: MIO_DATABASE_URL=postgresql://mio@db/mio mio db upgrade
+    """
+    settings = load_settings(demo=True)  # migrations need no secret key
+    before, after = run(upgrade(settings.database_url))
+    if before == after:
+        console.print(f"Database already at revision {after}.")
+    else:
+        console.print(f"Database upgraded from {before or 'empty'} to {after}.")
+
+
+# -- admin commands -------------------------------------------------------------------------
+@app.command("import")
+def import_(
+    platform: Annotated[str | None, typer.Argument(help="slack or zoom; all when omitted")] = None,
+) -> None:
+    """Import (or re-import) the user directory of one or all connected platforms.
+
+    Example: mio import slack
+    """
+
+    async def work(core: Core) -> None:
+        targets = [platform] if platform else list(core.platforms)
+        for name in targets:
+            if name not in core.platforms:
+                console.print(
+                    f"[red]{name} is not connected.[/red] Connected: " + ", ".join(core.platforms)
+                )
+                raise typer.Exit(1)
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+            ) as bar:
+                label = core.label(name)
+                task = bar.add_task(f"Importing {label}…")
+
+                def progress(n: int, task: TaskID = task, label: str = label) -> None:
+                    bar.update(task, description=f"Importing {label}: {n} accounts")
+
+                result = await import_platform(core, name, "cli", progress)
+            console.print(result.sentence(core.label(name)))
+
+    with_core(work)
+
+
+@app.command()
+def users(
+    filter: Annotated[str | None, typer.Argument(help="part of a name or email")] = None,
+    limit: Annotated[int, typer.Option(help="rows to show")] = 50,
+) -> None:
+    """List people with their primary platform and sync status icons.
+
+    Example: mio users bob
+    """
+
+    async def work(core: Core) -> None:
+        async with core.sessions() as session:
+            people, total = await Directory(session).list_people(filter, 0, limit)
+            syncs = await Syncs(session).for_people([p.id for p in people])
+        table = Table(title=f"People ({total})")
+        table.add_column("Name")
+        table.add_column("Email")
+        table.add_column("Primary")
+        for name in core.platforms:
+            table.add_column(core.label(name), justify="center")
+        for p in people:
+            by = {s.platform: Status(s.status) for s in syncs[p.id]}
+            cells = [
+                "—" if n == p.primary_platform else ICONS[by.get(n, Status.NOT_CREATED)]
+                for n in core.platforms
+            ]
+            table.add_row(p.display_name, p.email or "", primary_text(core, p), *cells)
+        console.print(table)
+        console.print("✅ synced  🕒 pending  ⚠️ failed  🔁 not created  — primary")
+
+    with_core(work)
+
+
+@app.command()
+def status(user: Annotated[str, typer.Argument(help="email or name")]) -> None:
+    """Show one person's accounts, primary platform and syncs.
+
+    Example: mio status bob@acme.test
+    """
+    from bot.commands.views import status as view
+
+    async def work(core: Core) -> None:
+        pid = await find_one(core, user)
+        async with core.sessions() as session:
+            message = await view(session, core, pid)
+        console.print(f"[bold]{message.title}[/bold]")
+        for line in message.lines:
+            console.print(f"  {line}", markup=False)
+
+    with_core(work)
+
+
+@app.command()
+def primary(
+    user: Annotated[str, typer.Argument(help="email or name")],
+    platform: Annotated[str, typer.Argument(help="slack or zoom")],
+) -> None:
+    """Choose the platform a person uses daily; consent DMs go there.
+
+    Example: mio primary bob@acme.test slack
+    """
+
+    async def work(core: Core) -> None:
+        pid = await find_one(core, user)
+        try:
+            async with core.transaction() as session:
+                console.print(await lifecycle.set_primary(session, core, "cli", pid, platform))
+        except Refused as exc:
+            console.print(f"[red]{exc.message}[/red] {exc.fix}")
+            raise typer.Exit(1) from None
+
+    with_core(work)
+
+
+@app.command()
+def sync(
+    user: Annotated[str, typer.Argument(help="email or name")],
+    platforms: Annotated[list[str], typer.Argument(help="platforms, or all")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="skip the confirmation")] = False,
+) -> None:
+    """Sync a person to other platforms: a consent DM, or a represented sync.
+
+    Example: mio sync bob@acme.test zoom
+    """
+
+    async def work(core: Core) -> None:
+        pid = await find_one(core, user)
+        async with core.sessions() as session:
+            person, accounts, syncs = await lifecycle.load(session, pid)
+        wanted = (
+            [p for p in core.platforms if p != person.primary_platform]
+            if "all" in platforms
+            else platforms
+        )
+        doable = []
+        for name in wanted:
+            if name not in core.platforms:
+                console.print(f"[red]{name} is not a connected platform.[/red]")
+                continue
+            try:
+                kind = lifecycle.plan(core, person, accounts, syncs, name)
+            except SyncRefused as exc:
+                console.print(f"[red]{core.label(name)}: {exc.message}[/red] {exc.fix}")
+                continue
+            what = (
+                "a consent DM on " + primary_text(core, person)
+                if kind is SyncKind.CONSENT
+                else "a represented sync (completes at once)"
+            )
+            console.print(f"{core.label(name)}: {what}")
+            doable.append(name)
+        if not doable:
+            raise typer.Exit(1)
+        if not yes and not typer.confirm(f"Sync {person.display_name}?"):
+            console.print("Cancelled. Nothing was changed.")
+            raise typer.Exit(1)
+        for name in doable:
+            async with core.transaction() as session:
+                console.print(await lifecycle.request(session, core, "cli", pid, name))
+        await Worker(core).drain()
+
+    with_core(work)
+
+
+@app.command()
+def unsync(
+    user: Annotated[str, typer.Argument(help="email or name")],
+    platform: Annotated[str, typer.Argument(help="the synced platform")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="skip the confirmation")] = False,
+) -> None:
+    """Remove one sync and revoke its tokens.
+
+    Example: mio unsync bob@acme.test zoom
+    """
+
+    async def work(core: Core) -> None:
+        pid = await find_one(core, user)
+        if not yes and not typer.confirm(f"Unsync from {platform} and revoke its tokens?"):
+            console.print("Cancelled. Nothing was changed.")
+            raise typer.Exit(1)
+        async with core.transaction() as session:
+            console.print(await lifecycle.unsync(session, core, "cli", pid, platform))
+        await Worker(core).drain()
+
+    with_core(work)
+
+
+@app.command()
+def reset(
+    user: Annotated[str, typer.Argument(help="email or name")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="skip the confirmation")] = False,
+) -> None:
+    """Remove all of a person's syncs, grants and primary choice; accounts stay.
+
+    Example: mio reset bob@acme.test
+    """
+
+    async def work(core: Core) -> None:
+        pid = await find_one(core, user)
+        if not yes and not typer.confirm("Reset this person? Syncs and tokens are removed."):
+            console.print("Cancelled. Nothing was changed.")
+            raise typer.Exit(1)
+        async with core.transaction() as session:
+            console.print(await lifecycle.reset(session, core, "cli", pid))
+        await Worker(core).drain()
+
+    with_core(work)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,314 @@
+"""Admin command declarations and the pure parser of `/mio …` text.
+
+Parsing is separate from running so that every platform (slash command, text DM, the Hub's
+form) turns text into the same typed command, and so the grammar can be tested without a bot.
+Mentions stay in the platform's own syntax: resolving them is the adapter's job.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    usage: str  # without the `/mio ` prefix
+    help: str
+    example: str
+    admin_only: bool = True
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("help", "help [command]", "Show this list, or how to use one command.",
+         "/mio help sync", admin_only=False),
+    Spec("users", "users [filter]",
+         "List people and their sync status, optionally only those matching a name, email "
+         "or platform.", "/mio users bob"),
+    Spec("status", "status <user>", "Show one person's accounts, primary platform and syncs.",
+         "/mio status @bob"),
+    Spec("primary", "primary <user> <platform>",
+         "Choose the platform a person uses daily (where consent messages go).",
+         "/mio primary @bob slack"),
+    Spec("sync", "sync <user> <platform…|all>",
+         "Sync a person to one or more platforms, or to all connected ones.",
+         "/mio sync @bob teams"),
+    Spec("unsync", "unsync <user> <platform>",
+         "Remove a person's sync to one platform.", "/mio unsync @bob teams"),
+    Spec("reset", "reset <user>",
+         "Remove all of a person's syncs and their primary choice, so you can start over.",
+         "/mio reset @bob"),
+    Spec("import", "import [platform]",
+         "Re-read the user directory of one platform, or of all connected ones.",
+         "/mio import zoom"),
+)  # fmt: skip
+_BY_NAME: Mapping[str, Spec] = {s.name: s for s in SPECS}
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None
+
+
+@dataclass(frozen=True)
+class Users:
+    filter: str | None
+
+
+@dataclass(frozen=True)
+class StatusCmd:
+    user: str
+
+
+@dataclass(frozen=True)
+class Primary:
+    user: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class Sync:
+    user: str
+    platforms: tuple[str, ...]  # empty when `all`
+    all: bool
+
+
+@dataclass(frozen=True)
+class Unsync:
+    user: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class Reset:
+    user: str
+
+
+@dataclass(frozen=True)
+class Import:
+    platform: str | None  # None: every connected platform
+
+
+Command = Help | Users | StatusCmd | Primary | Sync | Unsync | Reset | Import
+
+
+class ParseError(Exception):
+    """The text is not a valid command; `message` is shown to the admin as it is."""
+
+    def __init__(self, message: str, spec: Spec | None = None) -> None:
+        if spec is not None:
+            message = f"{message} Usage: `/mio {spec.usage}`, e.g. `{spec.example}`."
+        super().__init__(message)
+        self.message = message
+        self.spec = spec
+
+
+def help_text(specs: tuple[Spec, ...] = SPECS, topic: str | None = None) -> list[str]:
+    """Generated from the declarations, so help can never drift from what the parser accepts.
+
+    Pass only the specs the asker may run; an unknown topic gets the whole list, never an error.
+    """
+    chosen = [s for s in specs if topic and s.name == topic.strip().lower()]
+    lines = [] if chosen or not topic else [f"There is no command named `{topic}`."]
+    return lines + [f"`{s.usage}` — {s.help} e.g. `{s.example}`" for s in chosen or specs]
+
+
+# Names people use for a platform beyond its own name and label. Two-word ones are matched
+# before one-word ones, so "MS Teams" is never read as a user "… MS" plus "Teams".
+_ALIASES: Mapping[str, str] = {
+    "msteams": "teams",
+    "ms-teams": "teams",
+    "ms teams": "teams",
+    "microsoft teams": "teams",
+}
+_QUOTES: Mapping[str, str] = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}
+_PREFIXES = frozenset({"/mio", "mio", "@mio"})
+_ALL = "all"
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    quoted: bool  # a quoted token is always a name, never a keyword or platform
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """Split on whitespace, honouring quotes that open a token: `O'Brien` stays one word."""
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+        elif text[i] in _QUOTES:
+            end = text.find(_QUOTES[text[i]], i + 1)
+            if end == -1:
+                raise ParseError(
+                    f"The quote in `{text[i:].strip()}` is never closed; put a "
+                    f"{_QUOTES[text[i]]} after the name."
+                )
+            tokens.append(_Token(text[i + 1 : end].strip(), quoted=True))
+            i = end + 1
+        else:
+            start = i
+            while i < n and not text[i].isspace():
+                i += 1
+            tokens.append(_Token(text[start:i], quoted=False))
+    return tokens
+
+
+class _Platforms:
+    """Resolves what people type ("MS Teams", "Zoom", "teams,zoom") to platform names."""
+
+    def __init__(self, platforms: Collection[str]) -> None:
+        self.names = sorted({str(p).lower() for p in platforms})
+        words: dict[tuple[str, ...], str] = {(p,): p for p in self.names}
+        if isinstance(platforms, Mapping):  # name → label, e.g. "zoom" → "Zoom Team Chat"
+            for name, label in platforms.items():
+                words.setdefault(tuple(str(label).lower().split()), str(name).lower())
+        for alias, name in _ALIASES.items():
+            if name in self.names:
+                words.setdefault(tuple(alias.split()), name)
+        self.words = words
+        self.longest = max(len(w) for w in words) if words else 1
+
+    def known(self) -> str:
+        return ", ".join(f"`{p}`" for p in self.names) or "none (no platform is connected)"
+
+    def peel(self, tokens: list[_Token]) -> tuple[list[str], int] | None:
+        """The platform(s), or `all`, that `tokens` end with, and how many tokens name them."""
+        for size in range(min(self.longest, len(tokens)), 1, -1):
+            tail = tokens[-size:]
+            if not any(t.quoted for t in tail):
+                name = self.words.get(tuple(t.text.lower().strip(",") for t in tail))
+                if name is not None:
+                    return [name], size
+        if not tokens or tokens[-1].quoted:
+            return None
+        parts = [p.lower() for p in tokens[-1].text.split(",") if p]
+        names = [p if p == _ALL else self.words.get((p,)) for p in parts]
+        if None in names:
+            return None  # (a lone "," names nothing but is still peeled, as in "teams , zoom")
+        return [n for n in names if n is not None], 1
+
+    def unknown(self, token: _Token, spec: Spec) -> ParseError:
+        bad = [p for p in token.text.split(",") if p and self.peel([_Token(p, False)]) is None]
+        return ParseError(
+            f"`{bad[0] if bad else token.text}` is not a platform I know; "
+            f"the platforms are {self.known()}.",
+            spec,
+        )
+
+
+def _join(tokens: list[_Token]) -> str:
+    return " ".join(t.text for t in tokens if t.text)
+
+
+def _self_contained(word: str) -> bool:
+    """A platform mention (`<@U123|bob>`) or an email: a whole user in one word."""
+    return (word.startswith("<") and word.endswith(">")) or _EMAIL.fullmatch(word) is not None
+
+
+def _user(tokens: list[_Token], spec: Spec, pf: _Platforms | None = None) -> str:
+    """Everything before the platforms is the user, except after a self-contained mention or
+    email: then more words are surely a mistyped platform (`pf` given), so say so now."""
+    user = _join(tokens)
+    if not user:
+        raise ParseError(f"`{spec.name}` needs a user: a mention, an email or a name.", spec)
+    first = tokens[0]
+    if pf is not None and len(tokens) > 1 and not first.quoted and _self_contained(first.text):
+        raise pf.unknown(tokens[1], spec)
+    return user
+
+
+def _parse_sync(args: list[_Token], pf: _Platforms, spec: Spec) -> Sync:
+    found: list[str] = []
+    end = len(args)
+    while end > 0 and (peeled := pf.peel(args[:end])) is not None:
+        found[:0] = peeled[0]
+        end -= peeled[1]
+    if not found and end > 1:  # `sync Bob temas`: the last word was surely meant as a platform
+        raise pf.unknown(args[-1], spec)
+    user = _user(args[:end], spec, pf=pf)
+    if not found:
+        raise ParseError(f"`sync {user}` needs a platform: one of {pf.known()}, or `all`.", spec)
+    if _ALL in found:
+        return Sync(user, (), all=True)
+    return Sync(user, tuple(dict.fromkeys(found)), all=False)
+
+
+def _parse_user_platform(args: list[_Token], pf: _Platforms, spec: Spec) -> tuple[str, str]:
+    peeled = pf.peel(args)
+    if peeled is None:
+        if len(args) > 1:
+            raise pf.unknown(args[-1], spec)
+        raise ParseError(
+            f"`{spec.name}` needs a user and then a platform: one of {pf.known()}.", spec
+        )
+    names, size = peeled
+    if len(names) != 1 or names[0] == _ALL:
+        raise ParseError(f"`{spec.name}` takes one platform, not `{args[-1].text}`.", spec)
+    return _user(args[:-size], spec, pf=pf), names[0]
+
+
+def _parse_import(args: list[_Token], pf: _Platforms, spec: Spec) -> Import:
+    if not args:
+        return Import(None)
+    peeled = pf.peel(args)
+    if peeled is None:
+        raise pf.unknown(args[-1], spec)
+    names, size = peeled
+    if size != len(args) or len(names) != 1:
+        raise ParseError(f"`import` takes at most one platform, not `{_join(args)}`.", spec)
+    return Import(None if names[0] == _ALL else names[0])
+
+
+def _unknown_command(word: str) -> ParseError:
+    close = difflib.get_close_matches(word.lower(), list(_BY_NAME), n=1, cutoff=0.6)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return ParseError(f"`{word}` is not a command.{hint} Type `/mio help` to see all commands.")
+
+
+def parse(text: str, platforms: Collection[str]) -> Command:
+    """Text after (or including) `/mio` → a typed command, or a `ParseError` to show as is.
+
+    `platforms` are the platform names the bot knows; a mapping of name → label also teaches
+    the parser each label.
+    """
+    try:
+        tokens = _tokenize(text)
+    except ParseError as exc:  # still show the usage of the command it was meant for
+        words = text.split()[:2]
+        words = words[1:] if words and words[0].lower() in _PREFIXES else words
+        raise ParseError(exc.message, _BY_NAME.get(words[0].lower()) if words else None) from None
+    if tokens and not tokens[0].quoted and tokens[0].text.lower() in _PREFIXES:
+        tokens = tokens[1:]
+    if not tokens:
+        return Help(None)
+    head, args = tokens[0], tokens[1:]
+    spec = _BY_NAME.get(head.text.lower())
+    if spec is None:
+        raise _unknown_command(head.text)
+    pf = _Platforms(platforms)
+    match spec.name:
+        case "help":
+            if args and args[0].text.lower() not in _BY_NAME:
+                raise _unknown_command(args[0].text)
+            return Help(args[0].text.lower() if args else None)
+        case "users":
+            return Users(_join(args) or None)
+        case "status":
+            return StatusCmd(_user(args, spec))
+        case "reset":
+            return Reset(_user(args, spec))
+        case "primary":
+            return Primary(*_parse_user_platform(args, pf, spec))
+        case "unsync":
+            return Unsync(*_parse_user_platform(args, pf, spec))
+        case "sync":
+            return _parse_sync(args, pf, spec)
+        case _:
+            return _parse_import(args, pf, spec)

@@ -1,0 +1,53 @@
+"""The objects every service needs, built once by the app factory or the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.crypto import Vault
+from bot.platform import ChatPlatform
+from bot.settings import Settings
+from bot.sync import OrgFacts
+
+
+@dataclass
+class Core:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    platforms: Mapping[str, ChatPlatform]
+    vault: Vault
+    clock: Clock
+    # Set when an outbox row is queued, so the worker in this process wakes at once.
+    outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run long work (an import) after the ack; the task is kept so it is not collected."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def label(self, platform: str) -> str:
+        adapter = self.platforms.get(platform)
+        return adapter.label if adapter is not None else platform.title()
+
+    def redirect_uri(self, platform: str) -> str:
+        return f"{self.settings.public_url}/oauth/{platform}/callback"
+
+    def org_facts(self) -> OrgFacts:
+        return OrgFacts(
+            connected=frozenset(self.platforms), required_platform=self.settings.required_platform
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: everything in it commits together or not at all."""
+        async with self.sessions() as session, session.begin():
+            yield session

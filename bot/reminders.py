@@ -1,0 +1,76 @@
+"""Reminders and expiry of pending syncs, claimed from the database on every tick.
+
+The scheduler only ticks; what is due lives in `syncs.next_due_at`, and a reminder counts only
+if this process moved `reminders_sent` first, so two processes never remind anyone twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import lifecycle, messages, outbox
+from bot.core import Core
+from bot.crypto import new_token, token_hash
+from bot.sync import Due, Event, next_due_at, reminder_step, reminders_passed
+from store.models import Sync
+from store.repositories import Audit, Syncs
+
+log = logging.getLogger(__name__)
+
+
+async def tick(core: Core, batch: int = 100) -> int:
+    """Handle every due reminder and expiry; returns how many syncs moved."""
+    moved = 0
+    while True:
+        async with core.transaction() as session:
+            due = await Syncs(session).due(core.clock.now(), batch)
+            for sync in due:
+                moved += await _step(session, core, sync)
+        if len(due) < batch:
+            return moved
+
+
+async def _step(session: AsyncSession, core: Core, sync: Sync) -> int:
+    now = core.clock.now()
+    policy = lifecycle.policy(core)
+    step = reminder_step(sync.requested_at, sync.reminders_sent, now, policy)
+    if step is Due.EXPIRE:
+        return int(await lifecycle.fail_sync(session, core, sync.id, Event.EXPIRED))
+    if step is Due.WAIT:
+        sync.next_due_at = next_due_at(sync.requested_at, sync.reminders_sent, policy)
+        return 0
+    sent = sync.reminders_sent
+    # After an outage, one catch-up reminder rather than every missed one back to back.
+    passed = max(reminders_passed(sync.requested_at, now, policy), sent + 1)
+    if not await Syncs(session).advance_reminder(
+        sync, passed, next_due_at(sync.requested_at, passed, policy)
+    ):
+        return 0  # another process got there first
+    person, accounts, _ = await lifecycle.load(session, sync.person_id)
+    target = lifecycle.active_account(accounts, sync.primary_platform)
+    if target is None:
+        return int(await lifecycle.fail_sync(session, core, sync.id, Event.ACCOUNT_INACTIVE))
+    # A fresh button token for the reminder: the older DM's buttons stop working.
+    token = new_token()
+    sync.token_hash, sync.token_used = token_hash(token), False
+    message = messages.consent_request(
+        person.display_name,
+        core.label(sync.primary_platform),
+        core.label(sync.platform),
+        token,
+        reminder=passed,
+    )
+    await outbox.send_dm(
+        session,
+        core,
+        lifecycle.as_user(target),
+        message,
+        key=f"remind:{sync.id}:{sync.requested_at.timestamp()}:{passed}",
+        sync_id=sync.id,
+    )
+    Audit(session).add(
+        now, "system", "sync.reminded", person.id, platform=sync.platform, reminder=passed
+    )
+    return 1

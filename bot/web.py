@@ -1,0 +1,68 @@
+"""Small HTTP endpoints of the core: OAuth callbacks, health and metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from jinja2 import Environment, select_autoescape
+from sqlalchemy import text
+
+from bot.consent import oauth_callback
+from bot.core import Core
+from store.repositories import Outbox, Syncs
+
+CORE: web.AppKey[Core] = web.AppKey("core", Core)
+
+_PAGE = Environment(autoescape=select_autoescape(default=True)).from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · Mio User Sync</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;
+color:#1d1c1d}h1{font-size:1.4rem}.ok{color:#007a5a}.bad{color:#b42318}</style></head>
+<body><main><h1 class="{{ 'ok' if ok else 'bad' }}">{{ title }}</h1><p>{{ sentence }}</p></main>
+</body></html>""")
+
+
+async def oauth_callback_view(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    q = request.query
+    result = await oauth_callback(
+        core, request.match_info["platform"], q.get("code"), q.get("state"), q.get("error")
+    )
+    html = _PAGE.render(title=result.title, sentence=result.sentence, ok=result.ok)
+    return web.Response(text=html, content_type="text/html", status=result.status)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    try:
+        async with core.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        return web.json_response({"status": "error", "database": str(exc)}, status=503)
+    return web.json_response({"status": "ok", "platforms": sorted(core.platforms)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format: what an operator alerts on (stuck outbox, failures)."""
+    core = request.app[CORE]
+    async with core.sessions() as session:
+        pending = await Outbox(session).pending_count()
+        counts = await Syncs(session).counts()
+    lines = [
+        "# HELP mio_outbox_pending Platform calls waiting to be delivered.",
+        "# TYPE mio_outbox_pending gauge",
+        f"mio_outbox_pending {pending}",
+        "# HELP mio_syncs Syncs by platform and status.",
+        "# TYPE mio_syncs gauge",
+    ]
+    lines += [
+        f'mio_syncs{{platform="{p}",status="{s}"}} {n}' for (p, s), n in sorted(counts.items())
+    ]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/oauth/{platform}/callback", oauth_callback_view),
+        web.get("/healthz", healthz),
+        web.get("/metrics", metrics),
+    ]

@@ -1,0 +1,1 @@
+"""Numbered, linear revisions: one per schema change, named `NNNN_what_it_does.py`."""

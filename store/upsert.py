@@ -1,0 +1,45 @@
+"""INSERT … ON CONFLICT for both databases, so bulk imports are one statement a page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+
+def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def upsert(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    rows: Sequence[dict[str, Any]],
+    *,
+    keys: Sequence[str],
+    update: Sequence[str] = (),
+) -> None:
+    """Insert rows; on a key conflict update `update` columns (or leave the row alone)."""
+    if not rows:
+        return
+    stmt = _insert(session, model).values(list(rows))
+    if update:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in update}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    await session.execute(stmt)
+
+
+async def insert_ignore(
+    session: AsyncSession, model: type[DeclarativeBase], row: dict[str, Any], keys: Sequence[str]
+) -> bool:
+    """Insert one row unless its key exists; True when this call inserted it."""
+    stmt = _insert(session, model).values(row).on_conflict_do_nothing(index_elements=list(keys))
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

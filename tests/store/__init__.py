@@ -1,0 +1,1 @@
+"""Tests of store/: each runs on SQLite and on PostgreSQL (see tests/conftest.py)."""
