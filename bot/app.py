@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from adapters import ADAPTERS
 from bot import reminders
 from bot.clock import Clock, SystemClock
+from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.crypto import Vault
 from bot.events import make_handler
@@ -72,6 +73,7 @@ def create_app(
         await require_current_schema(engine)
         for adapter in core.platforms.values():
             await adapter.start()
+        await load_admin_grants(core)
         tasks: list[asyncio.Task[None]] = []
         scheduler = AsyncIOScheduler()
         if background:

@@ -18,11 +18,13 @@ from rich.table import Table
 from bot import lifecycle
 from bot.app import build_core
 from bot.commands.views import primary_text
+from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.directory import import_platform
 from bot.outbox import Worker
 from bot.settings import ConfigError, Settings
 from bot.sync import ICONS, Refused, Status, SyncKind, SyncRefused
+from bot.types import PlatformError
 from store.db import SchemaAhead, SchemaBehind, require_current_schema, upgrade
 from store.repositories import Directory, Syncs
 
@@ -63,6 +65,7 @@ async def started_core(settings: Settings) -> AsyncIterator[Core]:
         await require_current_schema(engine)
         for adapter in core.platforms.values():
             await adapter.start()
+        await load_admin_grants(core)
         yield core
     except (SchemaBehind, SchemaAhead) as exc:
         console.print(f"[red]{exc}[/red]")
@@ -109,21 +112,23 @@ def serve() -> None:
 
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        run(_check_schema(settings))
-    except (SchemaBehind, SchemaAhead) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    run(_prepare(settings))
+    console.print(f"Serving on port {settings.port}, public URL {settings.public_url}")
     web.run_app(create_app(settings), port=settings.port, print=None)
 
 
-async def _check_schema(settings: Settings) -> None:
-    core = build_core(settings)
-    engine = core.sessions.kw["bind"]
-    try:
-        await require_current_schema(engine)
-    finally:
-        await engine.dispose()
+async def _prepare(settings: Settings) -> None:
+    """Refuse a database that is behind, then let each platform check its side and say so."""
+    async with started_core(settings) as core:
+        if not core.platforms:
+            console.print("[yellow]No platform is configured: set SLACK_* or ZOOM_* "
+                          "variables (see README).[/yellow]")
+        for name, adapter in core.platforms.items():
+            try:
+                for line in await adapter.prepare(settings.public_url):
+                    console.print(f"{core.label(name)}: {line}")
+            except PlatformError as exc:
+                console.print(f"[red]{core.label(name)}: {exc.reason}[/red]")
 
 
 @app.command()
@@ -149,11 +154,39 @@ def db_upgrade() -> None:
     Example: MIO_DATABASE_URL=postgresql://mio@db/mio mio db upgrade
     """
     settings = load_settings(demo=True)  # migrations need no secret key
-    before, after = run(upgrade(settings.database_url))
+    try:
+        before, after = run(upgrade(settings.database_url))
+    except SchemaAhead as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     if before == after:
         console.print(f"Database already at revision {after}.")
     else:
         console.print(f"Database upgraded from {before or 'empty'} to {after}.")
+
+
+@app.command()
+def connect(platform: Annotated[str, typer.Argument(help="the platform to authorize")]) -> None:
+    """Print the link an admin opens to let Mio read a platform's directory (Webex).
+
+    Example: mio connect webex
+    """
+    from bot import connect as connecting
+
+    async def work(core: Core) -> None:
+        if platform not in core.platforms:
+            console.print(f"[red]{platform} is not connected.[/red]")
+            raise typer.Exit(1)
+        try:
+            link = await connecting.start(core, platform, "cli")
+        except ValueError as exc:
+            console.print(str(exc))
+            raise typer.Exit(1) from None
+        console.print(f"Open this link as a {core.label(platform)} admin (valid 30 minutes; "
+                      "`mio serve` must be running to receive the answer):")
+        console.print(link, markup=False, soft_wrap=True)
+
+    with_core(work)
 
 
 # -- admin commands -------------------------------------------------------------------------

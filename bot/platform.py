@@ -6,7 +6,7 @@ The core depends on this Protocol only; `adapters/__init__.py` maps platform nam
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from aiohttp import web
 
@@ -82,4 +82,29 @@ class ChatPlatform(Protocol):
 
     async def revoke(self, grant: TokenGrant) -> str:
         """Revoke on the platform where it can; returns a sentence for the audit log."""
+        ...
+
+    async def prepare(self, public_url: str) -> list[str]:
+        """Make the platform's side ready at start-up (e.g. register webhooks pointing at
+        `public_url`); returns sentences saying what was found or done, for `mio serve`."""
+        ...
+
+
+# Tokens an admin granted the bot itself (e.g. Webex directory access): a JSON object the core
+# stores encrypted and hands back at start-up; the adapter reports rotated tokens through it.
+SaveAdminGrant = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@runtime_checkable
+class NeedsAdminGrant(Protocol):
+    """A platform whose directory needs an admin to authorize the bot once (`mio connect`)."""
+
+    def admin_authorize_url(self, state: str, redirect_uri: str) -> str: ...
+
+    async def exchange_admin_code(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        """Code → the tokens to keep (opaque to the core), checked to carry the needed scopes."""
+        ...
+
+    def use_admin_grant(self, grant: dict[str, Any] | None, save: SaveAdminGrant) -> None:
+        """The stored grant (None when never connected) and how to persist a refreshed one."""
         ...

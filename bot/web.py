@@ -6,8 +6,10 @@ from aiohttp import web
 from jinja2 import Environment, select_autoescape
 from sqlalchemy import text
 
+from bot import connect
 from bot.consent import oauth_callback
 from bot.core import Core
+from bot.types import PlatformError
 from store.repositories import Outbox, Syncs
 
 CORE: web.AppKey[Core] = web.AppKey("core", Core)
@@ -29,6 +31,20 @@ async def oauth_callback_view(request: web.Request) -> web.Response:
     )
     html = _PAGE.render(title=result.title, sentence=result.sentence, ok=result.ok)
     return web.Response(text=html, content_type="text/html", status=result.status)
+
+
+async def admin_callback_view(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    q = request.query
+    platform = request.match_info["platform"]
+    try:
+        ok, sentence = await connect.finish(core, platform, q.get("code"), q.get("state"),
+                                            q.get("error"))
+    except PlatformError as exc:
+        ok, sentence = False, f"{core.label(platform)} refused the authorization ({exc.reason})."
+    title = f"{core.label(platform)} connected" if ok else "Not connected"
+    html = _PAGE.render(title=title, sentence=sentence, ok=ok)
+    return web.Response(text=html, content_type="text/html", status=200 if ok else 400)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -63,6 +79,7 @@ async def metrics(request: web.Request) -> web.Response:
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/oauth/{platform}/callback", oauth_callback_view),
+        web.get("/oauth/{platform}/admin-callback", admin_callback_view),
         web.get("/healthz", healthz),
         web.get("/metrics", metrics),
     ]

@@ -69,6 +69,8 @@ class Connection(Base):
     account_count: Mapped[int] = mapped_column(Integer, default=0)
     last_import_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Tokens an admin granted the bot itself (e.g. Webex directory access), Fernet-sealed.
+    admin_grant: Mapped[str | None] = mapped_column(Text)
 
 
 class Person(Base):

@@ -109,6 +109,15 @@ class SlackPlatform:
         )
         return [web.post(EVENTS_PATH, inbound.handle)]
 
+    async def prepare(self, public_url: str) -> list[str]:
+        """Slack's URLs live in the app manifest; check the token and say where they point."""
+        team_id, team = await self.workspace()
+        return [
+            f"connected to workspace {team} ({team_id}).",
+            f"events, interactivity and /mio must point at {public_url}{EVENTS_PATH} "
+            "(manifests/slack/manifest.yaml).",
+        ]
+
     # -- directory -------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
         result = await slack_call(self._client.auth_test())

@@ -188,6 +188,15 @@ class ZoomPlatform:
         match = _JID_MENTION.match(token.strip())
         return PlatformUserId(match.group(1)) if match else None
 
+    async def prepare(self, public_url: str) -> list[str]:
+        """Zoom's endpoint is set in the Marketplace app; check both apps' credentials."""
+        account_id, _ = await self.workspace()
+        return [
+            f"chatbot and directory credentials work for account {account_id}.",
+            f"the chatbot's Bot Endpoint URL must be {public_url}/zoom/events "
+            "(manifests/zoom/README.md); Zoom validates it with endpoint.url_validation.",
+        ]
+
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
         """Both app tokens plus one directory read: proves all credentials and the S2S scope.
