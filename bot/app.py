@@ -12,7 +12,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from adapters import ADAPTERS
-from bot import reminders
+from bot import hub, reminders
 from bot.clock import Clock, SystemClock
 from bot.connect import load_admin_grants
 from bot.core import Core
@@ -67,6 +67,7 @@ def create_app(
     for adapter in core.platforms.values():
         app.add_routes(adapter.routes(handler))
     app.add_routes(routes())
+    app.add_routes(hub.routes())
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine = core.sessions.kw["bind"]

@@ -121,8 +121,10 @@ async def _prepare(settings: Settings) -> None:
     """Refuse a database that is behind, then let each platform check its side and say so."""
     async with started_core(settings) as core:
         if not core.platforms:
-            console.print("[yellow]No platform is configured: set SLACK_* or ZOOM_* "
-                          "variables (see README).[/yellow]")
+            console.print(
+                "[yellow]No platform is configured: set the SLACK_*, ZOOM_*, TEAMS_* or "
+                "WEBEX_* variables (see README).[/yellow]"
+            )
         for name, adapter in core.platforms.items():
             try:
                 for line in await adapter.prepare(settings.public_url):
@@ -182,8 +184,31 @@ def connect(platform: Annotated[str, typer.Argument(help="the platform to author
         except ValueError as exc:
             console.print(str(exc))
             raise typer.Exit(1) from None
-        console.print(f"Open this link as a {core.label(platform)} admin (valid 30 minutes; "
-                      "`mio serve` must be running to receive the answer):")
+        console.print(
+            f"Open this link as a {core.label(platform)} admin (valid 30 minutes; "
+            "`mio serve` must be running to receive the answer):"
+        )
+        console.print(link, markup=False, soft_wrap=True)
+
+    with_core(work)
+
+
+@app.command("hub-link")
+def hub_link(
+    who: Annotated[str, typer.Option("--as", help="the admin's email, for the audit log")] = "cli",
+) -> None:
+    """Print a one-time link that signs an admin in to the web Hub (works 10 minutes).
+
+    Example: mio hub-link --as ada@acme.test
+    """
+    from bot.hub import create_link
+
+    async def work(core: Core) -> None:
+        link = await create_link(core, who.strip().lower() or "cli")
+        console.print(
+            "Open this link to sign in to the Hub (it works once, for 10 minutes; "
+            "`mio serve` must be running):"
+        )
         console.print(link, markup=False, soft_wrap=True)
 
     with_core(work)

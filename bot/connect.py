@@ -54,21 +54,27 @@ async def start(core: Core, platform: str, actor: str) -> str:
     state = new_token()
     async with core.transaction() as session:
         PendingActions(session).add(
-            token_hash=token_hash(state), actor=actor, platform=platform, platform_user_id="",
-            command={"op": "connect"}, expires_at=core.clock.now() + CONNECT_FOR, used=False)
+            token_hash=token_hash(state),
+            actor=actor,
+            platform=platform,
+            platform_user_id="",
+            command={"op": "connect"},
+            expires_at=core.clock.now() + CONNECT_FOR,
+            used=False,
+        )
     return adapter.admin_authorize_url(state, admin_redirect_uri(core, platform))
 
 
-async def finish(core: Core, platform: str, code: str | None, state: str | None,
-                 error: str | None) -> tuple[bool, str]:
+async def finish(
+    core: Core, platform: str, code: str | None, state: str | None, error: str | None
+) -> tuple[bool, str]:
     """The admin callback: (ok, sentence for the page)."""
     adapter = needs_admin_grant(core, platform)
     if adapter is None or not state:
         return False, "This authorization link is not valid."
     async with core.transaction() as session:
         action = await PendingActions(session).take(token_hash(state))
-        if (action is None or action.platform != platform
-                or action.command.get("op") != "connect"):
+        if action is None or action.platform != platform or action.command.get("op") != "connect":
             return False, "This authorization link was already used or is not valid."
         if action.expires_at <= core.clock.now():
             return False, f"This link expired. Run `mio connect {platform}` again."
@@ -78,8 +84,9 @@ async def finish(core: Core, platform: str, code: str | None, state: str | None,
     grant = await adapter.exchange_admin_code(code, admin_redirect_uri(core, platform))
     async with core.transaction() as session:
         await Connections(session).save(platform, admin_grant=core.vault.seal(grant))
-        Audit(session).add(core.clock.now(), actor, "platform.connected", None,
-                           platform=platform)
+        Audit(session).add(core.clock.now(), actor, "platform.connected", None, platform=platform)
     adapter.use_admin_grant(grant, _saver(core, platform))
-    return True, (f"Mio can now read the {core.label(platform)} directory. "
-                  f"Run `mio import {platform}` or press Import users in the Hub.")
+    return True, (
+        f"Mio can now read the {core.label(platform)} directory. "
+        f"Run `mio import {platform}` or press Import users in the Hub."
+    )

@@ -16,10 +16,14 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from rich.console import Console
 
+from bot import connect
 from bot.app import WORKER, create_app
+from bot.core import Core
 from bot.directory import import_platform
+from bot.hub import create_link
 from bot.settings import Settings
 from bot.web import CORE
+from sandbox.inbox import InboxPage
 from sandbox.org import load_org
 from sandbox.runner import Sandbox
 from sandbox.slack import SlackSandbox
@@ -28,6 +32,19 @@ from sandbox.zoom import ZoomSandbox
 from store.db import upgrade
 
 ADMIN, PERSON = "ada@acme.test", "bob@acme.test"
+
+
+def write_env_file(path: Path, settings: Settings) -> Path:
+    """The demo's settings, so a second terminal's `mio` talks to the same sandbox and DB."""
+    lines = [
+        f"{key}={value}"
+        for key, value in sorted(settings.env.items())
+        if key.startswith(("MIO_", "SLACK_", "ZOOM_", "TEAMS_", "WEBEX_", "GRAPH_", "MS_"))
+        or key == "PORT"
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def fresh_demo_database(var: Path) -> Path:
@@ -57,6 +74,7 @@ async def run_demo(console: Console, *, port: int, tour: bool, exit_after: bool)
     )
     await upgrade(settings.database_url)
     app = create_app(settings, tick_seconds=30)
+    app.add_routes(InboxPage(sandbox).routes())  # /sandbox: in the demo only
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -69,14 +87,32 @@ async def run_demo(console: Console, *, port: int, tour: bool, exit_after: bool)
             console.print(f"Sandbox {core.label(name):<7} {service.url}")
         console.print(f"Database:       {db}")
         for name in core.platforms:
+            if connect.needs_admin_grant(core, name) is not None:
+                await _connect_as_admin(core, sandbox, name)
             result = await import_platform(core, name, "demo")
             console.print(result.sentence(core.label(name)))
         if tour:
             await _tour(console, app, sandbox)
         console.rule()
-        console.print("Try, in another terminal (same folder):")
-        console.print(f"  MIO_DATABASE_URL=sqlite+aiosqlite:///{db} mio users", markup=False)
-        console.print("  or send signed slash commands through the sandbox, as the tests do.")
+        link = await create_link(core, ADMIN)
+        console.print(f"Hub:            {link}", markup=False, soft_wrap=True)
+        console.print(
+            "                (a one-time sign-in link for Ada, valid 10 minutes; "
+            "`mio hub-link` prints another)"
+        )
+        console.print(
+            f"Sandbox inbox:  {url}/sandbox   (be any demo user: read their DMs, "
+            "press buttons, type /mio)",
+            markup=False,
+        )
+        env_file = write_env_file(db.parent / "demo.env", settings)
+        console.print("Try, in another terminal (same folder), while this runs:")
+        console.print(f"  set -a; . {env_file}; set +a", markup=False)
+        console.print("  .venv/bin/mio users", markup=False)
+        console.print("  .venv/bin/mio primary carol@acme.test slack", markup=False)
+        console.print(
+            "  .venv/bin/mio sync carol@acme.test zoom    # a consent DM to Carol", markup=False
+        )
         if exit_after:
             return
         console.print("Serving. Press Ctrl-C to stop.")
@@ -84,6 +120,16 @@ async def run_demo(console: Console, *, port: int, tour: bool, exit_after: bool)
     finally:
         await runner.cleanup()
         await sandbox.stop()
+
+
+async def _connect_as_admin(core: Core, sandbox: Sandbox, platform: str) -> None:
+    """What `mio connect` asks an admin to do, done as the demo's admin."""
+    link = await connect.start(core, platform, "demo")
+    service = sandbox.services[platform]
+    location = await service.authorize(link, sandbox.org.find(platform, ADMIN).user_id)  # type: ignore[attr-defined]
+    async with aiohttp.ClientSession() as http, http.get(location) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"connecting {platform} failed: {await resp.text()}")
 
 
 async def _tour(console: Console, app: web.Application, sandbox: Sandbox) -> None:

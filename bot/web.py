@@ -38,8 +38,9 @@ async def admin_callback_view(request: web.Request) -> web.Response:
     q = request.query
     platform = request.match_info["platform"]
     try:
-        ok, sentence = await connect.finish(core, platform, q.get("code"), q.get("state"),
-                                            q.get("error"))
+        ok, sentence = await connect.finish(
+            core, platform, q.get("code"), q.get("state"), q.get("error")
+        )
     except PlatformError as exc:
         ok, sentence = False, f"{core.label(platform)} refused the authorization ({exc.reason})."
     title = f"{core.label(platform)} connected" if ok else "Not connected"

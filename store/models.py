@@ -204,3 +204,40 @@ class AuditEntry(Base):
     person_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     __table_args__ = (Index("ix_audit_at", "at"),)
+
+
+# --- The web Hub (migration 0003) --------------------------------------------------------------
+
+
+class HubSession(Base):
+    """A signed-in Hub admin. The cookie holds a random id; only its hash is stored, so a
+    leaked database cannot be replayed as a session."""
+
+    __tablename__ = "hub_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    actor: Mapped[str] = mapped_column(String(320))  # who, in the audit log
+    name: Mapped[str] = mapped_column(String(255), default="")  # shown in the Hub's header
+    via: Mapped[str] = mapped_column(String(32))  # "link" or the platform signed in with
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    __table_args__ = (Index("ix_hub_sessions_expires_at", "expires_at"),)
+
+
+class HubTicket(Base):
+    """A single-use, short-lived Hub secret: a `mio hub-link` sign-in link or an OAuth state."""
+
+    __tablename__ = "hub_tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "link" | "oauth"
+    platform: Mapped[str] = mapped_column(String(32), default="")  # for "oauth"
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_hub_tickets_expires_at", "expires_at"),)
+
+
+# The User Sync page filters people by a sync's platform and status at 100,000 people.
+Index("ix_syncs_platform_status", Sync.platform, Sync.status, Sync.person_id)

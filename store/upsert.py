@@ -26,14 +26,16 @@ async def upsert(
     """Insert rows; on a key conflict update `update` columns (or leave the row alone)."""
     if not rows:
         return
-    stmt = _insert(session, model).values(list(rows))
+    # Parameters as a list, not .values(rows): the statement compiles once and is cached, and
+    # SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues").
+    stmt = _insert(session, model)
     if update:
         stmt = stmt.on_conflict_do_update(
             index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in update}
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    await session.execute(stmt)
+    await session.execute(stmt, list(rows))
 
 
 async def insert_ignore(

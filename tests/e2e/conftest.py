@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
+from bot import connect
 from bot.app import WORKER, create_app
 from bot.clock import ManualClock
 from bot.core import Core
@@ -26,6 +28,16 @@ from sandbox.zoom import ZoomSandbox
 from store.db import upgrade
 from store.repositories import Directory, Syncs
 from tests.e2e.agents import Agent, Seen, SlackAgent, ZoomAgent
+from tests.e2e.agents_teams import TeamsAgent
+from tests.e2e.agents_webex import WebexAgent
+
+# How to act as a person on each stand-in; a new platform adds its agent here.
+AGENT_TYPES: dict[str, Callable[[Any, Org], Agent]] = {
+    "slack": SlackAgent,
+    "zoom": ZoomAgent,
+    "teams": TeamsAgent,
+    "webex": WebexAgent,
+}
 
 ADMIN = "ada@acme.test"
 
@@ -120,6 +132,11 @@ def settings_for(sandbox: Sandbox, db_url: str, port: int, **extra: str) -> Sett
     return Settings.from_env(env)
 
 
+def make_agents(sandbox: Sandbox, org: Org) -> dict[str, Agent]:
+    """An agent for each stand-in that runs."""
+    return {name: AGENT_TYPES[name](service, org) for name, service in sandbox.services.items()}
+
+
 @pytest.fixture
 async def harness(db_url: str) -> AsyncIterator[Harness]:
     org = load_org()
@@ -134,14 +151,16 @@ async def harness(db_url: str) -> AsyncIterator[Harness]:
     url = f"http://127.0.0.1:{port}"
     sandbox.point_at(url)
     core = app[CORE]
-    agents: dict[str, Agent] = {
-        "slack": SlackAgent(sandbox.services["slack"], org),  # type: ignore[arg-type]
-        "zoom": ZoomAgent(sandbox.services["zoom"], org),  # type: ignore[arg-type]
-    }
-    for platform in core.platforms:
-        await import_platform(core, platform, "test")
+    agents = make_agents(sandbox, org)
     async with aiohttp.ClientSession() as http:
         try:
+            for platform in core.platforms:
+                if connect.needs_admin_grant(core, platform) is not None:
+                    link = await connect.start(core, platform, "test")
+                    callback = await agents[platform].authorize(link, ADMIN)
+                    async with http.get(callback) as resp:
+                        assert resp.status == 200, await resp.text()
+                await import_platform(core, platform, "test")
             yield Harness(core, app[WORKER], clock, sandbox, org, url, http, agents)
         finally:
             await server.close()

@@ -1,0 +1,210 @@
+"""`TeamsPlatform`: Microsoft Teams behind the `ChatPlatform` interface.
+
+One Entra app registration is the bot (Bot Connector), the directory reader (Graph application
+permissions) and the client people sign in to when they link their account (delegated
+`User.Read`). Every part is reached by plain REST with our own token cache and our own inbound
+JWT check, so all base URLs are settings (national clouds, and the sandbox).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import ClassVar, Self
+
+from aiohttp import web
+
+from adapters.teams import inbound
+from adapters.teams.auth import DEFAULT_OPENID_URL, BotFrameworkKeys, TokenValidator
+from adapters.teams.client import CONNECTOR_SCOPE, GRAPH_SCOPE, AppToken, TeamsHttp, with_slash
+from adapters.teams.connector import Connector
+from adapters.teams.directory import GraphDirectory
+from adapters.teams.errors import PLATFORM
+from adapters.teams.render import render_activity
+from adapters.teams.user_oauth import UserOAuth
+from bot.platform import EventHandler
+from bot.types import (
+    DirectoryUser,
+    Message,
+    MessageRef,
+    PermanentFailure,
+    Platform,
+    PlatformError,
+    PlatformUserId,
+    ReplyTarget,
+    TokenGrant,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0/"
+DEFAULT_LOGIN_URL = "https://login.microsoftonline.com/"
+DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
+REQUIRED_ENV = ("TEAMS_APP_PASSWORD", "TEAMS_TENANT_ID")
+_OBJECT_ID = re.compile(r"@?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.I)
+
+
+class TeamsPlatform:
+    """One Microsoft 365 tenant, reached as the Mio bot and through Microsoft Graph."""
+
+    name: ClassVar[Platform] = PLATFORM
+    label: ClassVar[str] = "Teams"
+    # Teams allows a bot 7 messages per second per chat and about 30 per second per tenant
+    # (§G, §I.15); each outbox row is one chat, so 7 rows a second stays under both.
+    rate_per_second: float = 7.0
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_password: str,
+        tenant_id: str,
+        graph_url: str = DEFAULT_GRAPH_URL,
+        login_url: str = DEFAULT_LOGIN_URL,
+        service_url: str = DEFAULT_SERVICE_URL,
+        openid_url: str = DEFAULT_OPENID_URL,
+    ) -> None:
+        self.app_id = app_id
+        self.tenant_id = tenant_id
+        self.service_url = with_slash(service_url)
+        self._graph_url = with_slash(graph_url)
+        login_url = with_slash(login_url)
+        self._token_url = f"{login_url}{tenant_id}/oauth2/v2.0/token"
+        self._http = TeamsHttp()
+        bot = AppToken(self._http, self._token_url, app_id, app_password, CONNECTOR_SCOPE)
+        graph = AppToken(self._http, self._token_url, app_id, app_password, GRAPH_SCOPE)
+        self._connector = Connector(
+            bot=bot, graph=graph, app_id=app_id, tenant_id=tenant_id, graph_url=self._graph_url
+        )
+        self._directory = GraphDirectory(graph, self._graph_url)
+        self._oauth = UserOAuth(
+            http=self._http,
+            graph=graph,
+            login_url=login_url,
+            graph_url=self._graph_url,
+            tenant_id=tenant_id,
+            app_id=app_id,
+            app_password=app_password,
+        )
+        self._validator = TokenValidator(BotFrameworkKeys(self._http, openid_url), app_id)
+
+    def __repr__(self) -> str:  # the password never reaches logs
+        return f"TeamsPlatform(app_id={self.app_id!r}, tenant_id={self.tenant_id!r})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self | None:
+        """None when Teams is not configured; ValueError naming the first missing variable."""
+        app_id = env.get("TEAMS_APP_ID", "").strip()
+        values = {key: env.get(key, "").strip() for key in REQUIRED_ENV}
+        if not app_id:
+            if any(values.values()):
+                raise ValueError("TEAMS_APP_ID is required when other TEAMS_* credentials are set")
+            return None
+        for key, value in values.items():
+            if not value:
+                raise ValueError(f"{key} is required when TEAMS_APP_ID is set")
+
+        def url(key: str, default: str) -> str:
+            return env.get(key, "").strip() or default
+
+        return cls(
+            app_id=app_id,
+            app_password=values["TEAMS_APP_PASSWORD"],
+            tenant_id=values["TEAMS_TENANT_ID"],
+            graph_url=url("GRAPH_API_URL", DEFAULT_GRAPH_URL),
+            login_url=url("MS_LOGIN_URL", DEFAULT_LOGIN_URL),
+            service_url=url("TEAMS_SERVICE_URL", DEFAULT_SERVICE_URL),
+            openid_url=url("TEAMS_OPENID_URL", DEFAULT_OPENID_URL),
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._http.start()
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def prepare(self, public_url: str) -> list[str]:
+        """Teams' endpoint lives in the Azure Bot / Developer Portal; check what we can."""
+        lines = [
+            f"the bot's messaging endpoint must be {public_url.rstrip('/')}"
+            f"{inbound.MESSAGES_PATH} (Azure Bot → Configuration, or Teams Developer Portal → "
+            "Tools → Bot management); Mio checks every delivery's Bot Connector token."
+        ]
+        try:
+            await self._connector.check_token()
+            lines.append(f"the bot token could be obtained for app {self.app_id}.")
+        except PlatformError as exc:
+            lines.append(f"the bot token could NOT be obtained: {exc.reason}")
+            return lines
+        try:
+            catalog_id = await self._connector.catalog_id()
+            lines.append(f"the app is in the org catalog ({catalog_id}), so Mio can install it.")
+        except PlatformError as exc:
+            lines.append(f"people who never opened Mio cannot be reached yet: {exc.reason}")
+        return lines
+
+    # -- inbound -----------------------------------------------------------------------------
+    def routes(self, handler: EventHandler) -> list[web.RouteDef]:
+        on_activity = inbound.messages_handler(
+            self.name, self._validator, self.tenant_id, handler, self._answer
+        )
+        return [web.post(inbound.MESSAGES_PATH, on_activity)]
+
+    async def _answer(self, target: ReplyTarget, message: Message) -> None:
+        """The answer to a command; the delivery is already handled, so failures are logged."""
+        try:
+            await self.reply(target, message)
+        except PlatformError as exc:
+            log.error("teams: could not answer %s: %s", target.data.get("user_id"), exc)
+
+    def parse_mention(self, token: str) -> PlatformUserId | None:
+        """Only a bare Entra object id names an account: Teams mentions carry no Entra id, so
+        the inbound parser turns them into names the core resolves through the directory."""
+        match = _OBJECT_ID.fullmatch(token.strip())
+        return PlatformUserId(match.group(1).lower()) if match else None
+
+    # -- directory ---------------------------------------------------------------------------
+    async def workspace(self) -> tuple[str, str]:
+        tenant_id, name = await self._directory.organization()
+        return tenant_id or self.tenant_id, name or f"Microsoft 365 tenant {self.tenant_id}"
+
+    def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
+        return self._directory.users()
+
+    # -- messages ----------------------------------------------------------------------------
+    async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:
+        conversation_id, activity_id = await self._connector.deliver(
+            self.service_url, user.user_id, render_activity(message)
+        )
+        return MessageRef(
+            self.name,
+            channel_id=conversation_id,
+            message_id=activity_id,
+            data={"service_url": self.service_url, "user_id": user.user_id},
+        )
+
+    async def update_message(self, ref: MessageRef, message: Message) -> MessageRef:
+        service_url = with_slash(str(ref.data.get("service_url") or self.service_url))
+        await self._connector.update(
+            service_url, ref.channel_id, ref.message_id, render_activity(message)
+        )
+        return ref
+
+    async def reply(self, target: ReplyTarget, message: Message) -> None:
+        conversation_id = target.data.get("conversation_id")
+        if not conversation_id:
+            raise PermanentFailure(self.name, "reply target names no conversation")
+        service_url = with_slash(str(target.data.get("service_url") or self.service_url))
+        await self._connector.send(service_url, str(conversation_id), render_activity(message))
+
+    # -- user OAuth --------------------------------------------------------------------------
+    def authorize_url(self, state: str, redirect_uri: str) -> str:
+        return self._oauth.authorize_url(state, redirect_uri)
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> TokenGrant:
+        return await self._oauth.exchange_code(code, redirect_uri)
+
+    async def revoke(self, grant: TokenGrant) -> str:
+        return await self._oauth.revoke(grant)

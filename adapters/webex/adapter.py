@@ -1,0 +1,394 @@
+"""`WebexPlatform`: Webex behind the `ChatPlatform` interface, through webexpythonsdk.
+
+Webex splits what Mio needs over two identities (platform-apis.md §E.3, §F.3, §I.4): the bot
+token sends and reads messages and owns the webhooks, and an integration that an admin
+authorizes once (`NeedsAdminGrant`, `mio connect webex`) reads the directory and revokes
+people's links. The same integration runs the person-level OAuth that links an account.
+Every SDK call runs in a worker thread (`errors.call`), since the SDK is synchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import re
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+from aiohttp import web
+
+from adapters.webex import directory
+from adapters.webex.admin import ADMIN_SCOPES, AdminGrant, AdminTokens, missing_scopes
+from adapters.webex.client import DEFAULT_API_URL, api_for, rest_for, with_slash
+from adapters.webex.errors import CONNECT_HINT, PLATFORM, NotFound, Unauthorized, call
+from adapters.webex.inbound import EVENTS_PATH, BotIdentity, WebexInbound
+from adapters.webex.render import render_message
+from adapters.webex.webhooks import reconcile
+from bot.platform import EventHandler, SaveAdminGrant
+from bot.types import (
+    DirectoryUser,
+    Message,
+    MessageRef,
+    PermanentFailure,
+    Platform,
+    PlatformError,
+    PlatformUserId,
+    ReplyTarget,
+    TokenGrant,
+)
+
+log = logging.getLogger(__name__)
+
+USER_SCOPES = ("spark:people_read",)
+REQUIRED_ENV = ("WEBEX_WEBHOOK_SECRET", "WEBEX_CLIENT_ID", "WEBEX_CLIENT_SECRET")
+_MENTION = re.compile(r"^@?<@personId:([A-Za-z0-9_=-]+)(?:\|[^>]*)?>$")
+
+
+def _is_person_id(token: str) -> bool:
+    """Webex ids are base64 of `ciscospark://<cluster>/PEOPLE/<uuid>`."""
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_").decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return decoded.startswith("ciscospark://") and "/PEOPLE/" in decoded
+
+
+class WebexPlatform:
+    """One Webex organisation: a bot for messages, an admin-granted integration for the rest."""
+
+    name: ClassVar[Platform] = PLATFORM
+    label: ClassVar[str] = "Webex"
+    # Webex publishes no numbers (§G, §I.15) and throttles /people polling: stay modest and
+    # let a 429's Retry-After pause the outbox.
+    rate_per_second: float = 5.0
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        webhook_secret: str,
+        client_id: str,
+        client_secret: str,
+        api_url: str = DEFAULT_API_URL,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client_id = client_id
+        self.api_url = with_slash(api_url)
+        self._client_secret = client_secret
+        self._webhook_secret = webhook_secret
+        self._clock = clock
+        self._bot = api_for(bot_token, self.api_url)
+        self._identity: BotIdentity | None = None
+        self._identity_lock = asyncio.Lock()
+        self._admin = AdminTokens(self._refresh_admin, clock)
+        self._admin_clients: tuple[str, Any, Any] | None = None  # (token, WebexAPI, RestSession)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:  # secrets never reach logs
+        return f"WebexPlatform(api_url={self.api_url!r}, client_id={self.client_id!r})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self | None:
+        """None without WEBEX_BOT_TOKEN; ValueError naming what else is missing."""
+        bot_token = env.get("WEBEX_BOT_TOKEN", "").strip()
+        if not bot_token:
+            return None
+        missing = [key for key in REQUIRED_ENV if not env.get(key, "").strip()]
+        if missing:
+            raise ValueError(f"WEBEX_BOT_TOKEN is set but {', '.join(missing)} is missing or empty")
+        api_url = env.get("WEBEX_API_URL", "").strip() or DEFAULT_API_URL
+        parsed = urllib.parse.urlsplit(api_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"WEBEX_API_URL must be an http(s) URL, not {api_url!r}")
+        return cls(
+            bot_token=bot_token,
+            webhook_secret=env["WEBEX_WEBHOOK_SECRET"].strip(),
+            client_id=env["WEBEX_CLIENT_ID"].strip(),
+            client_secret=env["WEBEX_CLIENT_SECRET"].strip(),
+            api_url=api_url,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Nothing to open: the SDK's `requests` sessions exist from construction on."""
+
+    async def close(self) -> None:
+        """Let answers still being sent finish."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- inbound -----------------------------------------------------------------------------
+    def routes(self, handler: EventHandler) -> list[web.RouteDef]:
+        inbound = WebexInbound(
+            secret=self._webhook_secret,
+            handler=handler,
+            bot=self.bot_identity,
+            fetch_message=lambda message_id: call(self._bot.messages.get, message_id),
+            fetch_action=lambda action_id: call(self._bot.attachment_actions.get, action_id),
+            answer_later=self._answer_later,
+        )
+        return [web.post(EVENTS_PATH, inbound.handle)]
+
+    async def bot_identity(self) -> BotIdentity:
+        """The bot's person id and names, read once from GET /people/me."""
+        async with self._identity_lock:
+            if self._identity is None:
+                me = await call(self._bot.people.me)
+                display = str(me.get("displayName") or "")
+                names = (display, str(me.get("nickName") or ""), display.split(" ")[0])
+                self._identity = BotIdentity(str(me["id"]), tuple(n for n in names if n))
+            return self._identity
+
+    def _answer_later(self, target: ReplyTarget, message: Message) -> None:
+        task = asyncio.create_task(self._answer(target, message))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _answer(self, target: ReplyTarget, message: Message) -> None:
+        try:
+            await self.reply(target, message)
+        except PlatformError as exc:
+            # The delivery was already acked; the person sees no answer. Logged so an admin can
+            # tell why.
+            log.error("webex: could not deliver the answer to %s: %s", target.data, exc)
+        except Exception:
+            # Nothing awaits this task, so an unexpected error would otherwise vanish silently.
+            log.exception("webex: answer to %s crashed", target.data)
+
+    def parse_mention(self, token: str) -> PlatformUserId | None:
+        """A `<@personId:…|name>` mention (Webex markdown) or a bare Webex person id.
+
+        Mentions reach the bot as plain names in the message text, so names and emails are left
+        to the core's directory lookup.
+        """
+        token = token.strip()
+        if match := _MENTION.match(token):
+            return PlatformUserId(match.group(1))
+        return PlatformUserId(token) if _is_person_id(token) else None
+
+    # -- directory ---------------------------------------------------------------------------
+    async def workspace(self) -> tuple[str, str]:
+        """The bot's organisation; its name needs the admin grant, else the id stands in."""
+        me = await call(self._bot.people.me)
+        org_id = str(me.get("orgId") or "")
+        name = f"Webex organisation {org_id}"
+        if self._admin.connected and org_id:
+            try:
+                org = await self._as_admin(lambda api, _rest: api.organizations.get(org_id))
+                name = str(org.get("displayName") or name)
+            except PermanentFailure as exc:
+                # Webex may reserve organisation details to spark-admin:organizations_read.
+                log.info("webex: organisation name unavailable: %s", exc)
+        return org_id, name
+
+    async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
+        """GET /people with the admin token, one page at a time, following `Link: rel=next`."""
+        for attempt in range(2):
+            token = await self._admin.token()
+            pages = self._admin_for(token)[1].get_pages(
+                "people", params={"max": directory.PAGE_SIZE}
+            )
+            try:
+                page = await call(next, pages, None, who="admin")
+            except Unauthorized:
+                if attempt:
+                    raise
+                await self._admin.rejected(token)
+                continue
+            break
+        while page is not None:
+            yield directory.users(page)
+            page = await call(next, pages, None, who="admin")
+
+    def _admin_for(self, token: str) -> tuple[Any, Any]:
+        if self._admin_clients is None or self._admin_clients[0] != token:
+            self._admin_clients = (
+                token,
+                api_for(token, self.api_url),
+                rest_for(token, self.api_url),
+            )
+        return self._admin_clients[1], self._admin_clients[2]
+
+    async def _as_admin[T](self, use: Callable[[Any, Any], T]) -> T:
+        """`use(api, rest)` with the admin token; a 401 gets one refreshed token and a retry."""
+        for attempt in range(2):
+            token = await self._admin.token()
+            api, rest = self._admin_for(token)
+            try:
+                return await call(use, api, rest, who="admin")
+            except Unauthorized:
+                if attempt:
+                    raise
+                await self._admin.rejected(token)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    # -- messages ----------------------------------------------------------------------------
+    def _ref(self, sent: Mapping[str, Any], data: dict[str, Any]) -> MessageRef:
+        if not sent.get("id") or not sent.get("roomId"):
+            # Retrying would post the message twice, so this is not worth another attempt.
+            raise PermanentFailure(PLATFORM, "Webex accepted the message without naming it")
+        return MessageRef(
+            PLATFORM, channel_id=str(sent["roomId"]), message_id=str(sent["id"]), data=data
+        )
+
+    async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:
+        sent = await call(
+            self._bot.messages.create, toPersonId=user.user_id, **render_message(message)
+        )
+        return self._ref(sent, {"person_id": user.user_id})
+
+    async def update_message(self, ref: MessageRef, message: Message) -> MessageRef:
+        """A threaded follow-up under the original message, never an edit.
+
+        Webex refuses (400) to edit a message with a card (§B.3), and an edit can never add one,
+        so the outcome is posted as a reply in the card's thread. The old card stays, and its
+        buttons stay pressable: the core makes a second press change nothing. Replies thread
+        under the original even when `ref` is itself a follow-up (Webex has no reply to a reply).
+        """
+        root = str(ref.data.get("parent_id") or ref.message_id)
+        sent = await call(
+            self._bot.messages.create,
+            roomId=ref.channel_id,
+            parentId=root,
+            **render_message(message),
+        )
+        return self._ref(sent, {**ref.data, "parent_id": root})
+
+    async def reply(self, target: ReplyTarget, message: Message) -> None:
+        """A new message in the space the command or press came from."""
+        room_id, person_id = target.data.get("room_id"), target.data.get("person_id")
+        if room_id:
+            await call(self._bot.messages.create, roomId=str(room_id), **render_message(message))
+        elif person_id:
+            await call(
+                self._bot.messages.create, toPersonId=str(person_id), **render_message(message)
+            )
+        else:
+            raise PermanentFailure(PLATFORM, "reply target has neither room_id nor person_id")
+
+    # -- webhooks ----------------------------------------------------------------------------
+    async def prepare(self, public_url: str) -> list[str]:
+        """Make exactly Mio's two webhooks exist, aimed at `public_url`, with our secret."""
+        return await reconcile(
+            self._bot, public_url.rstrip("/") + EVENTS_PATH, self._webhook_secret
+        )
+
+    # -- OAuth (admin grant and person links) ------------------------------------------------
+    def _authorize(self, state: str, redirect_uri: str, scopes: tuple[str, ...]) -> str:
+        query = urllib.parse.urlencode(
+            {
+                "client_id": self.client_id,
+                "response_type": "code",
+                "redirect_uri": redirect_uri,
+                "scope": " ".join(scopes),
+                "state": state,
+            },
+            quote_via=urllib.parse.quote,
+        )
+        return f"{self.api_url}authorize?{query}"
+
+    async def _exchange(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await call(
+            self._bot.access_tokens.get,
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            code=code,
+            redirect_uri=redirect_uri,
+            who="oauth",
+        )
+        if not answer.get("access_token"):
+            raise PermanentFailure(PLATFORM, "the code exchange answered without access_token")
+        return answer
+
+    def admin_authorize_url(self, state: str, redirect_uri: str) -> str:
+        return self._authorize(state, redirect_uri, ADMIN_SCOPES)
+
+    async def exchange_admin_code(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        """Tokens that can list the directory and revoke links, checked before they are kept."""
+        answer = await self._exchange(code, redirect_uri)
+        granted = str(answer.get("scope") or "")
+        if missing := missing_scopes(granted):
+            raise PermanentFailure(
+                PLATFORM,
+                f"Webex granted {granted or 'no scopes'} but not {' '.join(missing)}: add them to "
+                "the integration and have a full or user admin authorize it",
+            )
+        api, rest = (
+            api_for(answer["access_token"], self.api_url),
+            rest_for(answer["access_token"], self.api_url),
+        )
+        me = await call(api.people.me, who="admin")
+        try:  # scopes alone make no admin: only an admin's token can list the organisation
+            await call(rest.get, "people", params={"max": 1}, who="admin")
+        except PermanentFailure as exc:
+            raise PermanentFailure(
+                PLATFORM,
+                f"the person who authorized cannot list the organisation ({exc.reason}); "
+                "a Webex full or user admin must run `mio connect webex`",
+            ) from exc
+        return AdminGrant.from_answer(answer, self._clock(), str(me.get("id") or "")).to_dict()
+
+    def use_admin_grant(self, grant: dict[str, Any] | None, save: SaveAdminGrant) -> None:
+        self._admin.use(grant, save)
+
+    async def _refresh_admin(self, refresh_token: str) -> Mapping[str, Any]:
+        try:
+            answer: Mapping[str, Any] = await call(
+                self._bot.access_tokens.refresh,
+                client_id=self.client_id,
+                client_secret=self._client_secret,
+                refresh_token=refresh_token,
+                who="oauth",
+            )
+        except PermanentFailure as exc:
+            raise PermanentFailure(
+                PLATFORM, f"the admin grant could not be refreshed ({exc.reason}): {CONNECT_HINT}"
+            ) from exc
+        return answer
+
+    def authorize_url(self, state: str, redirect_uri: str) -> str:
+        return self._authorize(state, redirect_uri, USER_SCOPES)
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> TokenGrant:
+        answer = await self._exchange(code, redirect_uri)
+        me = await call(api_for(answer["access_token"], self.api_url).people.me, who="user")
+        return directory.token_grant(answer, me, self._clock())
+
+    async def revoke(self, grant: TokenGrant) -> str:
+        """Delete the person's authorizations of this integration, with the admin's token.
+
+        A person's own token cannot revoke itself (§F.3). Only this client id's authorizations
+        of that one person go: DELETE /authorizations?clientId=… would sign out the whole
+        organisation, the admin's directory grant included. When the person is the admin who
+        granted directory access, Webex may hold both grants as one authorization, so it stays.
+        """
+        person_id = grant.identity.user_id
+        if not self._admin.connected:
+            raise PermanentFailure(
+                PLATFORM, f"revoking on Webex needs the admin grant: {CONNECT_HINT}"
+            )
+        if person_id == self._admin.person_id:
+            return (
+                "Webex authorization kept: this person also granted Mio's directory access "
+                "through the same integration; Mio's copy of their tokens is deleted"
+            )
+        found = await self._as_admin(
+            lambda _api, rest: rest.get("authorizations", params={"personId": person_id})
+        )
+        ours = directory.our_authorizations(found, self.client_id)
+        deleted = 0
+        for authorization_id in ours:
+            try:
+                await self._as_admin(directory.delete_authorization(authorization_id))
+            except NotFound:
+                continue  # deleting the refresh authorization also ended its access tokens
+            deleted += 1
+        if not ours:
+            return f"Webex had no authorization of this integration left to revoke for {person_id}"
+        return (
+            f"Webex authorization of this integration revoked for {person_id} ({deleted} deleted)"
+        )

@@ -1,0 +1,382 @@
+"""`/sandbox` for `mio demo`: be any demo user on any stand-in platform, in the browser.
+
+Pick a platform and a person; see the bot's DMs drawn close to that platform's look (Block
+Kit, Zoom chatbot cards, Adaptive Cards), press their buttons, type a command as that person.
+Nothing is re-implemented: reading goes through each stand-in's `inbox()`, acting through its
+own `press()` and `slash_command()` / `send_text()`, which sign and deliver the webhook the
+real platform would. Link buttons open the stand-in's own pages (the OAuth consent page).
+
+Written over `Sandbox.services`, by message shape rather than by platform name, so a new
+stand-in appears here as soon as it is registered. Mounted on the bot's server by the demo only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from sandbox.base import FakeService
+from sandbox.runner import Sandbox
+
+_e = html.escape
+_SLACK_LINK = re.compile(r"&lt;(https?://[^\s|]+?)\|(.+?)&gt;")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^\s)]+)\)")
+_STRONG = re.compile(r"\*\*(.+?)\*\*|(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])")
+_EM = re.compile(r"(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])")
+_STYLES = {"primary": "primary", "positive": "primary", "danger": "danger", "destructive": "danger"}
+_BOT = "Mio User Sync"
+_CSS = Path(__file__).with_name("inbox.css").read_text()
+
+
+@dataclass
+class Button:
+    label: str
+    action: str = ""  # what `press()` needs to find the button; "" for a plain link
+    style: str = ""  # "primary" | "danger" | ""
+    url: str = ""
+
+
+@dataclass
+class Shown:
+    """One bot message as a person sees it, whatever the platform's wire shape."""
+
+    id: str
+    title: str = ""
+    lines: list[str] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    when: str = ""
+    edited: bool = False
+    only_you: bool = False  # Slack's ephemeral answers
+
+
+def markup(text: str) -> str:
+    """Slack/Zoom (`*b*`, `<url|t>`) and card (`**b**`, `[t](url)`) markdown as safe HTML."""
+    out = _e(text)
+    out = _SLACK_LINK.sub(r'<a href="\1">\2</a>', out)
+    out = _MD_LINK.sub(r'<a href="\2">\1</a>', out)
+    out = _STRONG.sub(lambda m: f"<strong>{m.group(1) or m.group(2)}</strong>", out)
+    return _EM.sub(r"<em>\1</em>", out)
+
+
+def _slack(message: Any, only_you: bool) -> Shown:
+    shown = Shown(f"{message.channel}|{message.ts}", when=_clock(message.ts), only_you=only_you)
+    shown.edited = bool(getattr(message, "edited", 0))
+    for block in message.blocks:
+        text = str((block.get("text") or {}).get("text", ""))
+        if block.get("type") == "header":
+            shown.title = text
+        elif text:
+            shown.lines.append(text)
+        for el in block.get("elements") or []:
+            if el.get("type") == "button":
+                shown.buttons.append(
+                    Button(
+                        str((el.get("text") or {}).get("text", "")),
+                        str(el.get("action_id", "")),
+                        _STYLES.get(str(el.get("style", "")), ""),
+                        str(el.get("url", "")),
+                    )
+                )
+    if not (shown.title or shown.lines):
+        shown.lines.append(str(message.text))
+    return shown
+
+
+def _clock(ts: str) -> str:
+    """Slack's `ts` is seconds since the epoch; its client shows the time of day."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC).strftime("%H:%M")
+    except (ValueError, OverflowError):
+        return str(ts)
+
+
+def _zoom(message: Any) -> Shown:
+    content = message.content
+    shown = Shown(str(message.message_id), str((content.get("head") or {}).get("text", "")))
+    shown.when, shown.edited = str(message.sent_time), bool(message.edited)
+    for item in content.get("body") or []:
+        if item.get("type") == "message" and item.get("link"):
+            shown.buttons.append(Button(str(item.get("text", "")), url=str(item["link"])))
+        elif item.get("type") == "message":
+            shown.lines.append(str(item.get("text", "")))
+        for b in item.get("items") or [] if item.get("type") == "actions" else []:
+            style = _STYLES.get(str(b.get("style", "")).lower(), "")
+            shown.buttons.append(Button(str(b.get("text", "")), str(b.get("value", "")), style))
+    return shown
+
+
+def _card(message: Any, card: dict[str, Any]) -> Shown:
+    """Adaptive Cards (Teams, Webex): TextBlocks, then Action.Submit / Action.OpenUrl."""
+    shown = Shown(
+        str(message.id),
+        when=str(getattr(message, "timestamp", "")) or str(getattr(message, "created", "")),
+    )
+    shown.edited = bool(getattr(message, "edited", 0) or getattr(message, "edits", 0))
+    for block in card.get("body") or []:
+        if block.get("type") != "TextBlock":
+            continue
+        text = str(block.get("text", ""))
+        if block.get("weight") == "Bolder" and not shown.title:
+            shown.title = text
+        else:
+            shown.lines.append(text)
+    for action in card.get("actions") or []:
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        shown.buttons.append(
+            Button(
+                str(action.get("title", "")),
+                str(data.get("action_id", "")) if action.get("type") != "Action.OpenUrl" else "",
+                _STYLES.get(str(action.get("style", "")), ""),
+                str(action.get("url", "")) if action.get("type") == "Action.OpenUrl" else "",
+            )
+        )
+    return shown
+
+
+def message_id(message: Any) -> str:
+    if hasattr(message, "blocks"):
+        return f"{message.channel}|{message.ts}"
+    return str(getattr(message, "message_id", None) or getattr(message, "id", ""))
+
+
+def as_shown(message: Any, only_you: bool = False) -> Shown:
+    """Recognise the message by its shape: Block Kit, a Zoom card, an Adaptive Card, text."""
+    if hasattr(message, "blocks"):
+        return _slack(message, only_you)
+    if isinstance(getattr(message, "content", None), dict):
+        return _zoom(message)
+    for attachment in getattr(message, "attachments", None) or []:
+        if isinstance(attachment, dict) and isinstance(attachment.get("content"), dict):
+            return _card(message, attachment["content"])
+    text = getattr(message, "shown_text", None) or getattr(message, "text", "") or str(message)
+    return Shown(message_id(message), lines=[str(text)])
+
+
+class InboxPage:
+    """The `/sandbox` routes over one running `Sandbox`."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        # (platform, user) → (typed by the person?, text): commands and their plain-text acks
+        self.answers: dict[tuple[str, str], list[tuple[bool, str]]] = {}
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/sandbox", self.page),
+            web.post("/sandbox/{platform}/{user_id}/press", self.press),
+            web.post("/sandbox/{platform}/{user_id}/command", self.command),
+        ]
+
+    # -- reading -------------------------------------------------------------------------------
+    def _service(self, platform: str) -> FakeService:
+        service = self.sandbox.services.get(platform)
+        if service is None:
+            raise web.HTTPNotFound(text=f"No sandbox platform called “{platform[:40]}”.")
+        return service
+
+    def _people(self, platform: str) -> list[tuple[str, str]]:
+        return [
+            (a.user_id, a.name) for a in self.sandbox.org.on(platform) if a.active and not a.is_bot
+        ]
+
+    def _user(self, platform: str, user_id: str) -> str:
+        if user_id not in {uid for uid, _ in self._people(platform)}:
+            raise web.HTTPNotFound(text=f"No active demo user {user_id[:60]} on {platform}.")
+        return user_id
+
+    def _messages(self, service: FakeService, user_id: str) -> list[tuple[Any, bool]]:
+        inbox = getattr(service, "inbox", None)
+        found: list[tuple[Any, bool]] = [(m, False) for m in (inbox(user_id) if inbox else [])]
+        if hasattr(service, "ephemerals") and hasattr(service, "dm_channel"):  # Slack's
+            channel = service.dm_channel(getattr(service, "bot_user_id", ""), user_id)
+            found += [(m, True) for m in service.ephemerals if m.channel == channel]
+            found.sort(key=lambda pair: str(pair[0].ts))
+        return found
+
+    async def page(self, request: web.Request) -> web.Response:
+        names = list(self.sandbox.services)
+        if not names:
+            raise web.HTTPNotFound(text="No sandbox platform is running.")
+        platform = request.query.get("platform") or names[0]
+        service = self._service(platform)
+        people = self._people(platform)
+        user_id = request.query.get("user") or (people[0][0] if people else "")
+        user_id = self._user(platform, user_id) if user_id else ""
+        shown = [as_shown(m, only) for m, only in self._messages(service, user_id)]
+        responses = getattr(service, "responses", {}).get(user_id, [])
+        notes = [
+            *self.answers.get((platform, user_id), []),
+            *((False, str(r.get("text", ""))) for r in responses),
+        ]
+        messages = _messages_html(platform, user_id, shown, notes)
+        if request.query.get("fragment") == "1":
+            return web.Response(text=messages, content_type="text/html")
+        return web.Response(
+            text=_page_html(self.sandbox, platform, user_id, people, messages, service),
+            content_type="text/html",
+        )
+
+    # -- acting --------------------------------------------------------------------------------
+    def _back(self, platform: str, user_id: str) -> web.Response:
+        query = urlencode({"platform": platform, "user": user_id})
+        return web.Response(status=303, headers={"Location": f"/sandbox?{query}"})
+
+    async def press(self, request: web.Request) -> web.Response:
+        platform = request.match_info["platform"]
+        service = self._service(platform)
+        user_id = self._user(platform, request.match_info["user_id"])
+        form = await request.post()
+        wanted, action = str(form.get("message", "")), str(form.get("action", ""))
+        for message, _ in self._messages(service, user_id):
+            if message_id(message) != wanted:
+                continue
+            button = next((b for b in as_shown(message).buttons if b.action == action), None)
+            if button is None or not action:
+                break
+            await service.press(user_id, message, action)  # type: ignore[attr-defined]
+            await asyncio.sleep(0.3)  # let the bot's answer land before the page redraws
+            if button.url:  # a Slack link button is a press *and* opens its page
+                return web.Response(status=303, headers={"Location": button.url})
+            return self._back(platform, user_id)
+        raise web.HTTPNotFound(text="That message or button is no longer there. Go back.")
+
+    async def command(self, request: web.Request) -> web.Response:
+        platform = request.match_info["platform"]
+        service = self._service(platform)
+        user_id = self._user(platform, request.match_info["user_id"])
+        text = str((await request.post()).get("text", "")).strip()
+        if not text:
+            raise web.HTTPBadRequest(text="Type a command first, e.g. help.")
+        if hasattr(service, "slash_command"):
+            status, body = await service.slash_command(user_id, text)
+            answer = _ack_text(status, body)
+        else:
+            await service.send_text(user_id, text)  # type: ignore[attr-defined]
+            answer = ""
+        notes = self.answers.setdefault((platform, user_id), [])
+        notes.append((True, f"{_command_prefix(service)}{text}"))
+        if answer:
+            notes.append((False, answer))
+        await asyncio.sleep(0.3)
+        return self._back(platform, user_id)
+
+
+def _ack_text(status: int, body: str) -> str:
+    """What a command's ack says beyond what the stand-in already shows as a message (a JSON
+    ack becomes an ephemeral message there, so only a plain-text ack is repeated here)."""
+    if status != 200:
+        return f"The bot answered HTTP {status}."
+    return "" if body.startswith("{") else body
+
+
+def _command_prefix(service: FakeService) -> str:
+    return "/mio " if hasattr(service, "slash_command") else ""
+
+
+def _button_html(platform: str, user_id: str, shown: Shown, button: Button) -> str:
+    css = f"btn {button.style}".strip()
+    if not button.action:
+        return f'<a class="{css}" href="{_e(button.url)}">{_e(button.label)}</a>'
+    return (
+        f'<form method="post" action="/sandbox/{quote(platform)}/{quote(user_id)}/press">'
+        f'<input type="hidden" name="message" value="{_e(shown.id)}">'
+        f'<button class="{css}" name="action" value="{_e(button.action)}">'
+        f"{_e(button.label)}</button></form>"
+    )
+
+
+def _messages_html(
+    platform: str, user_id: str, shown: list[Shown], notes: list[tuple[bool, str]]
+) -> str:
+    items = []
+    for m in shown:
+        buttons = "".join(_button_html(platform, user_id, m, b) for b in m.buttons)
+        tag = '<span class="only">Only visible to you</span>' if m.only_you else ""
+        edited = ' <span class="edited">(edited)</span>' if m.edited else ""
+        items.append(
+            f'<li class="msg"><div class="avatar" aria-hidden="true">M</div><div class="body">'
+            f'<div class="meta"><strong>{_BOT}</strong> <span class="tag">APP</span> '
+            f"<time>{_e(m.when)}</time>{edited}{tag}</div>"
+            f'<div class="card">{f"<h3>{markup(m.title)}</h3>" if m.title else ""}'
+            + "".join(f"<p>{markup(line)}</p>" for line in m.lines)
+            + (f'<div class="actions">{buttons}</div>' if buttons else "")
+            + "</div></div></li>"
+        )
+    items += [
+        f'<li class="note mine"><strong>You</strong> <code>{_e(text)}</code></li>'
+        if mine
+        else f'<li class="note"><em>Only visible to you:</em> {markup(text)}</li>'
+        for mine, text in notes
+    ]
+    body = "".join(items) or '<li class="empty">No messages from Mio yet.</li>'
+    return f'<ol class="messages">{body}</ol>'
+
+
+def _page_html(
+    sandbox: Sandbox,
+    platform: str,
+    user_id: str,
+    people: list[tuple[str, str]],
+    messages: str,
+    service: FakeService,
+) -> str:
+    platforms = "".join(
+        f'<option value="{_e(n)}"{" selected" if n == platform else ""}>{_e(n.title())}</option>'
+        for n in sandbox.services
+    )
+    users = "".join(
+        f'<option value="{_e(uid)}"{" selected" if uid == user_id else ""}>{_e(name)}</option>'
+        for uid, name in people
+    )
+    name = next((n for uid, n in people if uid == user_id), "nobody")
+    workspace = sandbox.org.workspaces.get(platform, {}).get("name", sandbox.org.name)
+    prefix = _command_prefix(service)
+    own = f"{service.url}/inbox/{quote(user_id)}"
+    composer = (
+        f'<form class="composer" method="post" '
+        f'action="/sandbox/{quote(platform)}/{quote(user_id)}/command">'
+        f'<label for="command">{_e(prefix.strip() or "Message Mio")}</label>'
+        f'<input id="command" name="text" autocomplete="off" placeholder="help">'
+        f"<button>Send</button></form>"
+        if user_id
+        else ""
+    )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sandbox · {_e(name)} on {_e(platform.title())}</title><style>{_CSS}</style></head>
+<body class="theme-{_e(platform)}">
+<form class="picker" method="get" action="/sandbox" aria-label="Act as">
+<strong>Mio sandbox</strong>
+<label>Platform <select name="platform">{platforms}</select></label>
+<label>Person <select name="user">{users}</select></label>
+<button>Open</button>
+<a href="{_e(own)}">{_e(platform.title())} stand-in's own page</a></form>
+<div class="app"><nav class="rail" aria-label="{_e(platform.title())}">
+<div class="ws">{_e(workspace)}</div><div class="you">Signed in as {_e(name)}</div>
+<div class="section">Direct messages</div><div class="dm">{_BOT}</div></nav>
+<main class="chat"><h1>{_BOT}</h1>{messages}{composer}</main></div>
+<script>{_JS}</script></body></html>"""
+
+
+_JS = """
+(() => {
+  const list = () => document.querySelector('.messages');
+  let last = null;
+  setInterval(async () => {
+    if (document.hidden || !list() || list().contains(document.activeElement)) return;
+    const url = new URL(location.href); url.searchParams.set('fragment', '1');
+    const r = await fetch(url); if (!r.ok) return;
+    const html = await r.text();
+    if (html !== last) list().outerHTML = html;
+    last = html;
+  }, 1500);
+})();
+"""

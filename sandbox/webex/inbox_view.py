@@ -1,0 +1,91 @@
+"""A browser view of each person's 1:1 space with the bot, for `mio demo`: read, press, type.
+
+Presses and typed messages go through the stand-in's real signed deliveries, so the demo
+exercises exactly the path the tests do.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from aiohttp import web
+
+from sandbox.webex.model import SandboxMessage
+
+if TYPE_CHECKING:
+    from sandbox.webex.service import WebexSandbox
+
+_e = html.escape
+
+
+class InboxView:
+    """Routes `/inbox/{person_id}` on the stand-in."""
+
+    def __init__(self, sandbox: WebexSandbox) -> None:
+        self._sandbox = sandbox
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/inbox/{person_id}", self._page)
+        app.router.add_post("/inbox/{person_id}/press", self._press)
+        app.router.add_post("/inbox/{person_id}/send", self._send)
+
+    def _known(self, request: web.Request) -> str:
+        person_id = request.match_info["person_id"]
+        if person_id not in self._sandbox.state.people:
+            raise web.HTTPNotFound(text="no such sandbox person")
+        return person_id
+
+    async def _page(self, request: web.Request) -> web.Response:
+        person_id = self._known(request)
+        sandbox = self._sandbox
+        room = sandbox.state.direct_room(person_id)
+        items = "".join(self._item(person_id, m) for m in sandbox.room_messages(room.id))
+        name = _e(sandbox.person(person_id).display_name)
+        page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>Webex · {name}</title></head><body>
+<h1>{name}'s space with {_e(sandbox.bot.display_name)}</h1>
+{items or "<p>No messages.</p>"}
+<form method="post" action="/inbox/{quote(person_id)}/send">
+<input name="text" placeholder="help" size="40"><button>Send</button></form></body></html>"""
+        return web.Response(text=page, content_type="text/html")
+
+    def _item(self, person_id: str, message: SandboxMessage) -> str:
+        who = "bot" if message.person_id == self._sandbox.bot.id else "you"
+        forms = []
+        for button in message.buttons:
+            title = _e(str(button.get("title", "")))
+            if button.get("type") == "Action.OpenUrl":
+                forms.append(f'<a href="{_e(str(button.get("url", "")))}">{title}</a>')
+            elif button.get("type") == "Action.Submit":
+                action_id = _e(str((button.get("data") or {}).get("action_id", "")))
+                forms.append(
+                    f'<form method="post" action="/inbox/{quote(person_id)}/press" '
+                    f'style="display:inline"><input type="hidden" name="message_id" '
+                    f'value="{_e(message.id)}"><button name="action_id" value="{action_id}">'
+                    f"{title}</button></form>"
+                )
+        thread = " ↳ " if message.parent_id else ""
+        return (
+            f"<article><small>{thread}{who} · {_e(message.created)}</small>"
+            f"<pre>{_e(message.shown_text)}</pre>{''.join(forms)}</article>"
+        )
+
+    async def _press(self, request: web.Request) -> web.Response:
+        person_id = self._known(request)
+        form = await request.post()
+        message = self._sandbox.state.messages.get(str(form.get("message_id", "")))
+        if message is None:
+            raise web.HTTPNotFound(text="no such message")
+        try:
+            await self._sandbox.press(person_id, message, str(form.get("action_id", "")))
+        except LookupError as missing:
+            raise web.HTTPNotFound(text=str(missing)) from missing
+        raise web.HTTPSeeOther(f"/inbox/{quote(person_id)}")
+
+    async def _send(self, request: web.Request) -> web.Response:
+        person_id = self._known(request)
+        form = await request.post()
+        await self._sandbox.send_text(person_id, str(form.get("text", "")))
+        raise web.HTTPSeeOther(f"/inbox/{quote(person_id)}")

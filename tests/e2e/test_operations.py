@@ -1,0 +1,62 @@
+"""What an operator relies on: health, metrics, several processes sharing one database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot import reminders
+from bot.app import build_core
+from bot.outbox import Worker
+from tests.e2e.conftest import Harness
+from tests.e2e.test_consent_flow import BOB, request_consent
+
+
+async def test_healthz_and_metrics(harness: Harness) -> None:
+    h = harness
+    async with h.http.get(f"{h.url}/healthz") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["platforms"] == sorted(h.core.platforms)
+    await request_consent(h, "slack", "zoom")
+    async with h.http.get(f"{h.url}/metrics") as resp:
+        text = await resp.text()
+    assert "mio_outbox_pending 0" in text
+    assert 'mio_syncs{platform="zoom",status="pending"} 1' in text
+
+
+async def test_two_processes_deliver_each_dm_once(harness: Harness) -> None:
+    h = harness
+    other = build_core(h.core.settings, h.clock)  # a second process on the same database
+    for adapter in other.platforms.values():
+        await adapter.start()
+    try:
+        for who in ("bob@acme.test", "grace@acme.test", "carol@acme.test"):
+            await h.command("slack", "ada@acme.test", f"primary {who} slack")
+            seen = await h.agents["slack"].command("ada@acme.test", f"sync {who} zoom")
+            await h.agents["slack"].press("ada@acme.test", seen, "mio:confirm")
+        await asyncio.gather(h.worker.drain(), Worker(other).drain())
+        for who in ("bob@acme.test", "grace@acme.test", "carol@acme.test"):
+            assert len(h.agents["slack"].dms(who)) == 1, who
+    finally:
+        for adapter in other.platforms.values():
+            await adapter.close()
+        await other.sessions.kw["bind"].dispose()
+
+
+async def test_two_processes_remind_once(harness: Harness) -> None:
+    h = harness
+    await request_consent(h, "slack", "zoom")
+    other = build_core(h.core.settings, h.clock)
+    try:
+        h.clock.advance(timedelta(days=1, minutes=1))
+        moved = await asyncio.gather(reminders.tick(h.core), reminders.tick(other))
+        assert sum(moved) == 1
+        await h.deliver()
+        assert len(h.agents["slack"].dms(BOB)) == 2
+    finally:
+        await other.sessions.kw["bind"].dispose()
+
+
+async def test_zoom_url_validation_through_the_app(harness: Harness) -> None:
+    answer = await harness.zoom.url_validation()
+    assert answer["plainToken"] and answer["encryptedToken"]
