@@ -214,6 +214,34 @@ def hub_link(
     with_core(work)
 
 
+@app.command()
+def manifests(
+    platform: Annotated[str, typer.Argument(help="teams (the others are pasted or entered)")],
+    out: Annotated[str, typer.Option(help="where to write the zip")] = "mio-teams.zip",
+) -> None:
+    """Write the app package a Teams admin uploads, with TEAMS_APP_ID and your host filled in.
+
+    Example: mio manifests teams --out mio-teams.zip
+    """
+    from pathlib import Path
+
+    from bot.manifests import teams_package
+
+    if platform != "teams":
+        console.print(
+            "Only Teams needs a package: Slack's manifest is pasted from "
+            "manifests/slack, Zoom and Webex are set up as manifests/*/README.md say."
+        )
+        raise typer.Exit(1)
+    env = environment()
+    try:
+        path = teams_package(env.get("TEAMS_APP_ID", ""), env.get("MIO_PUBLIC_URL", ""), Path(out))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Wrote {path}: upload it in Teams admin center → Teams apps → Manage apps.")
+
+
 # -- admin commands -------------------------------------------------------------------------
 @app.command("import")
 def import_(

@@ -18,6 +18,8 @@ COMMANDS = [
     "demo",
     "db",
     "connect",
+    "manifests",
+    "hub-link",
     "import",
     "users",
     "status",
@@ -89,3 +91,24 @@ async def test_admin_commands_from_the_terminal(harness: Harness) -> None:
     assert code == 1 and "Nobody matches" in out
     code, out = await mio("import", "slack", env=env)
     assert code == 0 and "Imported" in out and "Slack" in out
+
+
+async def test_teams_package_is_filled_in(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    out = tmp_path / "teams.zip"
+    env = {
+        "TEAMS_APP_ID": "11111111-2222-4333-8444-555555555555",
+        "MIO_PUBLIC_URL": "https://mio.acme.test",
+    }
+    code, text = await mio("manifests", "teams", "--out", str(out), env=env)
+    assert code == 0, text
+    with zipfile.ZipFile(out) as package:
+        assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(package.read("manifest.json"))
+    assert manifest["id"] == env["TEAMS_APP_ID"]
+    assert manifest["bots"][0]["botId"] == env["TEAMS_APP_ID"]
+    assert "mio.acme.test" in manifest["validDomains"]
+    code, text = await mio("manifests", "teams", env={"MIO_PUBLIC_URL": "https://x.test"})
+    assert code == 2 and "TEAMS_APP_ID" in text
