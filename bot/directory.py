@@ -47,7 +47,9 @@ async def import_platform(
     adapter = core.platforms[platform]
     started = core.clock.now()
     workspace_id, workspace_name = await adapter.workspace()
-    seen = new = apart = 0
+    async with core.sessions() as session:
+        known_before = await Directory(session).count_on(platform)
+    seen = apart = 0
     async for page in adapter.list_users():
         async with core.transaction() as session:
             repo = Directory(session)
@@ -67,7 +69,6 @@ async def import_platform(
                 if people
                 else {}
             )
-            known = await repo.existing_account_ids(platform, [u.user_id for u in page])
             await repo.upsert_accounts(
                 [
                     {
@@ -87,7 +88,6 @@ async def import_platform(
                 ]
             )
         seen += len(page)
-        new += sum(1 for u in page if u.user_id not in known)
         apart += len(page) - len(people)
         if progress is not None:
             progress(seen)
@@ -96,6 +96,7 @@ async def import_platform(
         failed = await _fail_inactive(session, core, platform, actor)
         await _auto_primaries(session, platform)
         inactive = await Directory(session).count_inactive(platform)
+        new = await Directory(session).count_on(platform) - known_before
         await Connections(session).save(
             platform,
             workspace_id=workspace_id,

@@ -33,14 +33,17 @@ class Directory(Repo):
 
     async def upsert_people(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
         """Create people by match key (name and email follow the latest import); key → id."""
-        await upsert(
-            self.session, Person, rows, keys=["match_key"], update=["display_name", "email"]
+        # One row a key: PostgreSQL refuses to update the same row twice in one statement.
+        unique = list({r["match_key"]: r for r in rows}.values())
+        found = await upsert(
+            self.session,
+            Person,
+            unique,
+            keys=["match_key"],
+            update=["display_name", "email"],
+            returning=["match_key", "id"],
         )
-        keys = [r["match_key"] for r in rows]
-        result = await self.session.execute(
-            select(Person.match_key, Person.id).where(Person.match_key.in_(keys))
-        )
-        return {k: i for k, i in result.all()}
+        return {k: i for k, i in found}
 
     async def upsert_accounts(self, rows: Sequence[dict[str, Any]]) -> None:
         cols = [
@@ -58,13 +61,12 @@ class Directory(Repo):
             self.session, Account, rows, keys=["platform", "platform_user_id"], update=cols
         )
 
-    async def existing_account_ids(self, platform: str, user_ids: Sequence[str]) -> set[str]:
-        result = await self.session.execute(
-            select(Account.platform_user_id).where(
-                Account.platform == platform, Account.platform_user_id.in_(user_ids)
-            )
+    async def count_on(self, platform: str) -> int:
+        return int(
+            (
+                await self.session.execute(select(func.count()).where(Account.platform == platform))
+            ).scalar_one()
         )
-        return set(result.scalars())
 
     async def mark_vanished(self, platform: str, before: datetime) -> list[tuple[int, int | None]]:
         """Accounts the last import did not list go inactive; returns (account id, person id)."""
@@ -105,14 +107,17 @@ class Directory(Repo):
         return found
 
     async def people_on(self, platform: str, after_id: int, limit: int) -> list[Person]:
-        result = await self.session.execute(
-            select(Person)
-            .where(
-                Person.id > after_id,
-                Person.id.in_(select(Account.person_id).where(Account.platform == platform)),
-            )
-            .order_by(Person.id)
+        """The next `limit` people with an account on `platform`, walked by person id."""
+        ids = (
+            select(Account.person_id)
+            .where(Account.platform == platform, Account.person_id > after_id)
+            .group_by(Account.person_id)
+            .order_by(Account.person_id)
             .limit(limit)
+            .subquery()
+        )
+        result = await self.session.execute(
+            select(Person).join(ids, Person.id == ids.c.person_id).order_by(Person.id)
         )
         return list(result.scalars())
 

@@ -22,10 +22,15 @@ async def upsert(
     *,
     keys: Sequence[str],
     update: Sequence[str] = (),
-) -> None:
-    """Insert rows; on a key conflict update `update` columns (or leave the row alone)."""
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert rows; on a key conflict update `update` columns (or leave the row alone).
+
+    With `returning` (and `update`), the named columns of every row, inserted or updated, come
+    back from the same statement: no second query to look the keys up again.
+    """
     if not rows:
-        return
+        return []
     # Parameters as a list, not .values(rows): the statement compiles once and is cached, and
     # SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues").
     stmt = _insert(session, model)
@@ -35,7 +40,12 @@ async def upsert(
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    if returning:
+        table = model.__table__  # type: ignore[attr-defined]
+        result = await session.execute(stmt.returning(*(table.c[c] for c in returning)), list(rows))
+        return [tuple(r) for r in result.all()]
     await session.execute(stmt, list(rows))
+    return []
 
 
 async def insert_ignore(
