@@ -528,7 +528,9 @@ async def test_list_users_pages_with_guests_admins_and_disabled(
     teams.users[TERI].account_enabled = False
     teams.users[GRACE].mail = None  # mail is optional: the UPN stands in
     pages = [page async for page in platform.list_users()]
-    assert [len(p) for p in pages] == [2, 2, 1]
+    # Pages of two, the last one holding what is left.
+    total = len(teams.users)
+    assert [len(p) for p in pages] == [2] * (total // 2) + ([total % 2] if total % 2 else [])
     users = {u.user_id: u for page in pages for u in page}
     assert set(users) == set(teams.users)
     assert users[PlatformUserId(ADA)].is_admin
