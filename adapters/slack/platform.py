@@ -13,6 +13,7 @@ from aiohttp import web
 from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.env import required_when_set, setting
 from adapters.slack.blocks import render_blocks
 from adapters.slack.errors import SLACK, slack_call
 from adapters.slack.inbound import EVENTS_PATH, SlackInbound
@@ -74,19 +75,16 @@ class SlackPlatform:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self | None:
-        bot_token = env.get("SLACK_BOT_TOKEN", "").strip()
-        if not bot_token:
+        values = required_when_set(env, "SLACK_BOT_TOKEN", _REQUIRED)
+        if values is None:
             return None
-        missing = [key for key in _REQUIRED if not env.get(key, "").strip()]
-        if missing:
-            raise ValueError(f"SLACK_BOT_TOKEN is set but {', '.join(missing)} is missing or empty")
         return cls(
-            bot_token=bot_token,
-            signing_secret=env["SLACK_SIGNING_SECRET"].strip(),
-            client_id=env["SLACK_CLIENT_ID"].strip(),
-            client_secret=env["SLACK_CLIENT_SECRET"].strip(),
-            api_url=env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL,
-            authorize_url=env.get("SLACK_AUTHORIZE_URL", "").strip() or DEFAULT_AUTHORIZE_URL,
+            bot_token=values["SLACK_BOT_TOKEN"],
+            signing_secret=values["SLACK_SIGNING_SECRET"],
+            client_id=values["SLACK_CLIENT_ID"],
+            client_secret=values["SLACK_CLIENT_SECRET"],
+            api_url=setting(env, "SLACK_API_URL", DEFAULT_API_URL),
+            authorize_url=setting(env, "SLACK_AUTHORIZE_URL", DEFAULT_AUTHORIZE_URL),
         )
 
     async def start(self) -> None:

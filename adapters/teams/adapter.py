@@ -15,9 +15,11 @@ from typing import ClassVar, Self
 
 from aiohttp import web
 
+from adapters.env import all_or_none, setting
+from adapters.http import with_slash
 from adapters.teams import inbound
 from adapters.teams.auth import DEFAULT_OPENID_URL, BotFrameworkKeys, TokenValidator
-from adapters.teams.client import CONNECTOR_SCOPE, GRAPH_SCOPE, AppToken, TeamsHttp, with_slash
+from adapters.teams.client import CONNECTOR_SCOPE, GRAPH_SCOPE, AppToken, TeamsHttp
 from adapters.teams.connector import Connector
 from adapters.teams.directory import GraphDirectory
 from adapters.teams.errors import PLATFORM
@@ -95,27 +97,17 @@ class TeamsPlatform:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self | None:
         """None when Teams is not configured; ValueError naming the first missing variable."""
-        app_id = env.get("TEAMS_APP_ID", "").strip()
-        values = {key: env.get(key, "").strip() for key in REQUIRED_ENV}
-        if not app_id:
-            if any(values.values()):
-                raise ValueError("TEAMS_APP_ID is required when other TEAMS_* credentials are set")
+        values = all_or_none(env, "TEAMS_APP_ID", REQUIRED_ENV)
+        if values is None:
             return None
-        for key, value in values.items():
-            if not value:
-                raise ValueError(f"{key} is required when TEAMS_APP_ID is set")
-
-        def url(key: str, default: str) -> str:
-            return env.get(key, "").strip() or default
-
         return cls(
-            app_id=app_id,
+            app_id=values["TEAMS_APP_ID"],
             app_password=values["TEAMS_APP_PASSWORD"],
             tenant_id=values["TEAMS_TENANT_ID"],
-            graph_url=url("GRAPH_API_URL", DEFAULT_GRAPH_URL),
-            login_url=url("MS_LOGIN_URL", DEFAULT_LOGIN_URL),
-            service_url=url("TEAMS_SERVICE_URL", DEFAULT_SERVICE_URL),
-            openid_url=url("TEAMS_OPENID_URL", DEFAULT_OPENID_URL),
+            graph_url=setting(env, "GRAPH_API_URL", DEFAULT_GRAPH_URL),
+            login_url=setting(env, "MS_LOGIN_URL", DEFAULT_LOGIN_URL),
+            service_url=setting(env, "TEAMS_SERVICE_URL", DEFAULT_SERVICE_URL),
+            openid_url=setting(env, "TEAMS_OPENID_URL", DEFAULT_OPENID_URL),
         )
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -21,9 +21,11 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
+from adapters.env import required_when_set, setting
+from adapters.http import with_slash
 from adapters.webex import directory
 from adapters.webex.admin import ADMIN_SCOPES, AdminGrant, AdminTokens, missing_scopes
-from adapters.webex.client import DEFAULT_API_URL, api_for, rest_for, with_slash
+from adapters.webex.client import DEFAULT_API_URL, api_for, rest_for
 from adapters.webex.errors import CONNECT_HINT, PLATFORM, NotFound, Unauthorized, call
 from adapters.webex.inbound import EVENTS_PATH, BotIdentity, WebexInbound
 from adapters.webex.render import render_message
@@ -94,21 +96,18 @@ class WebexPlatform:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self | None:
         """None without WEBEX_BOT_TOKEN; ValueError naming what else is missing."""
-        bot_token = env.get("WEBEX_BOT_TOKEN", "").strip()
-        if not bot_token:
+        values = required_when_set(env, "WEBEX_BOT_TOKEN", REQUIRED_ENV)
+        if values is None:
             return None
-        missing = [key for key in REQUIRED_ENV if not env.get(key, "").strip()]
-        if missing:
-            raise ValueError(f"WEBEX_BOT_TOKEN is set but {', '.join(missing)} is missing or empty")
-        api_url = env.get("WEBEX_API_URL", "").strip() or DEFAULT_API_URL
+        api_url = setting(env, "WEBEX_API_URL", DEFAULT_API_URL)
         parsed = urllib.parse.urlsplit(api_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"WEBEX_API_URL must be an http(s) URL, not {api_url!r}")
         return cls(
-            bot_token=bot_token,
-            webhook_secret=env["WEBEX_WEBHOOK_SECRET"].strip(),
-            client_id=env["WEBEX_CLIENT_ID"].strip(),
-            client_secret=env["WEBEX_CLIENT_SECRET"].strip(),
+            bot_token=values["WEBEX_BOT_TOKEN"],
+            webhook_secret=values["WEBEX_WEBHOOK_SECRET"],
+            client_id=values["WEBEX_CLIENT_ID"],
+            client_secret=values["WEBEX_CLIENT_SECRET"],
             api_url=api_url,
         )
 

@@ -15,12 +15,10 @@ from webexpythonsdk import WebexAPI  # type: ignore[import-untyped]
 from webexpythonsdk.models.dictionary import dict_data_factory  # type: ignore[import-untyped]
 from webexpythonsdk.restsession import RestSession  # type: ignore[import-untyped]
 
+from adapters.http import with_slash
+
 DEFAULT_API_URL = "https://webexapis.com/v1/"
 TIMEOUT = 30  # seconds for one HTTP exchange
-
-
-def with_slash(url: str) -> str:
-    return url if url.endswith("/") else url + "/"
 
 
 def api_for(token: str, base_url: str) -> Any:

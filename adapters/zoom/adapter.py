@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Self
 import aiohttp
 from aiohttp import web
 
+from adapters.env import all_or_none, setting
 from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
 from adapters.zoom.errors import to_platform_error
@@ -113,17 +114,11 @@ class ZoomPlatform:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self | None:
         """None when Zoom is not configured; ValueError naming the first missing variable."""
-        client_id = env.get("ZOOM_CLIENT_ID", "").strip()
-        values = {key: env.get(key, "").strip() for key in REQUIRED_ENV}
-        if not client_id:
-            if any(values.values()):
-                raise ValueError("ZOOM_CLIENT_ID is required when other ZOOM_* credentials are set")
+        values = all_or_none(env, "ZOOM_CLIENT_ID", REQUIRED_ENV)
+        if values is None:
             return None
-        for key, value in values.items():
-            if not value:
-                raise ValueError(f"{key} is required when ZOOM_CLIENT_ID is set")
         rate: float | None = None
-        if raw_rate := env.get("ZOOM_RATE_PER_SECOND", "").strip():
+        if raw_rate := setting(env, "ZOOM_RATE_PER_SECOND"):
             try:
                 rate = float(raw_rate)
             except ValueError:
@@ -134,14 +129,14 @@ class ZoomPlatform:
                 )
         return cls(
             account_id=values["ZOOM_ACCOUNT_ID"],
-            client_id=client_id,
+            client_id=values["ZOOM_CLIENT_ID"],
             client_secret=values["ZOOM_CLIENT_SECRET"],
             bot_jid=values["ZOOM_BOT_JID"],
             webhook_secret=values["ZOOM_WEBHOOK_SECRET"],
             s2s_client_id=values["ZOOM_S2S_CLIENT_ID"],
             s2s_client_secret=values["ZOOM_S2S_CLIENT_SECRET"],
-            api_url=env.get("ZOOM_API_URL", "").strip() or DEFAULT_API_URL,
-            oauth_url=env.get("ZOOM_OAUTH_URL", "").strip() or DEFAULT_OAUTH_URL,
+            api_url=setting(env, "ZOOM_API_URL", DEFAULT_API_URL),
+            oauth_url=setting(env, "ZOOM_OAUTH_URL", DEFAULT_OAUTH_URL),
             rate_per_second=rate,
         )
 
