@@ -10,6 +10,7 @@ is fetched differs too, so each client subclasses `CachedToken`.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import time
 from collections.abc import Callable, Mapping
@@ -101,7 +102,7 @@ class Http:
             raise self._to_platform_error(None, exc=exc, user_token=user_token) from exc
 
 
-class CachedToken[H: Http]:
+class CachedToken[H: Http](abc.ABC):
     """One app-level access token, cached until shortly before expiry.
 
     A lock makes concurrent callers share one refresh instead of each asking the platform for a
@@ -115,9 +116,9 @@ class CachedToken[H: Http]:
         self._token: str | None = None
         self._refresh_at = 0.0
 
+    @abc.abstractmethod
     async def fetch(self) -> Mapping[str, Any]:
         """The token endpoint's answer, already checked to hold a non-empty `access_token`."""
-        raise NotImplementedError
 
     async def get(self) -> str:
         async with self._lock:

@@ -8,6 +8,7 @@ answers 429. Only a PermanentFailure ends a row as failed; everything else is re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -325,7 +326,5 @@ class Worker:
                 done = 0
             if done == 0:
                 self.core.outbox_ready.clear()
-                try:
+                with contextlib.suppress(TimeoutError):  # idle: look for due rows again
                     await asyncio.wait_for(self.core.outbox_ready.wait(), timeout=idle)
-                except TimeoutError:
-                    pass

@@ -7,6 +7,7 @@ can be read, and tested, on its own.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -325,11 +326,9 @@ _DURATION = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE | re.ASCII)
 def parse_duration(text: str) -> timedelta:
     """Durations as operators write them in settings: `90m`, `36h`, `1d`, `2w`."""
     match = _DURATION.fullmatch(text)
-    try:
-        if match is not None:
+    if match is not None:
+        with contextlib.suppress(OverflowError):  # too large: refused below like any typo
             return timedelta(**{_UNITS[match[2].lower()]: int(match[1])})
-    except OverflowError:
-        pass
     raise ValueError(
         f"Unrecognised duration {text!r}: use a whole number and a unit (s, m, h, d or w), "
         f"like 90m, 36h, 1d or 2w."

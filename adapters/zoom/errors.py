@@ -8,6 +8,7 @@ parsed, never `int()`-ed.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,10 +29,8 @@ def _parse_retry_after(value: str, now: datetime) -> float | None:
     value = value.strip()
     if not value:
         return None
-    try:
+    with contextlib.suppress(ValueError):  # not seconds: a date follows
         return max(0.0, float(value))
-    except ValueError:
-        pass
     when: datetime | None
     try:
         when = datetime.fromisoformat(value)
