@@ -11,15 +11,12 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import yaml
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.slack import SlackPlatform, render_blocks
@@ -32,7 +29,6 @@ from bot.types import (
     DirectoryUser,
     Identity,
     InboundCommand,
-    InboundEvent,
     Message,
     MessageRef,
     PermanentFailure,
@@ -44,6 +40,7 @@ from bot.types import (
 from sandbox.org import load_org
 from sandbox.slack import SlackSandbox
 from sandbox.slack.payloads import envelope
+from tests.adapters.support import Recorder, serving
 
 SLACK = Platform("slack")
 FORM = "application/x-www-form-urlencoded"
@@ -62,18 +59,6 @@ CONSENT = Message(
 
 def person(user_id: str) -> DirectoryUser:
     return DirectoryUser(SLACK, PlatformUserId(user_id), None, user_id)
-
-
-@dataclass
-class Recorder:
-    """The core's handler, as the adapter sees it: records events, answers `answer`."""
-
-    answer: Message | None = None
-    events: list[InboundEvent] = field(default_factory=list)
-
-    async def __call__(self, event: InboundEvent) -> Message | None:
-        self.events.append(event)
-        return self.answer
 
 
 @pytest.fixture
@@ -102,19 +87,13 @@ async def slack(sandbox: SlackSandbox) -> AsyncIterator[SlackPlatform]:
 
 
 @asynccontextmanager
-async def serving(
+async def serving_to(
     platform: SlackPlatform, handler: EventHandler, sandbox: SlackSandbox
 ) -> AsyncIterator[None]:
     """The adapter's routes on a real loopback server, with the sandbox delivering to it."""
-    app = web.Application()
-    app.add_routes(platform.routes(handler))
-    server = TestServer(app)
-    await server.start_server()
-    sandbox.bot_url = str(server.make_url(""))
-    try:
+    async with serving(platform, handler) as url:
+        sandbox.bot_url = url
         yield
-    finally:
-        await server.close()
 
 
 @pytest.fixture
@@ -126,7 +105,7 @@ def recorder() -> Recorder:
 async def bot(
     sandbox: SlackSandbox, slack: SlackPlatform, recorder: Recorder
 ) -> AsyncIterator[None]:
-    async with serving(slack, recorder, sandbox):
+    async with serving_to(slack, recorder, sandbox):
         yield
 
 
@@ -356,7 +335,7 @@ async def test_client_id_in_os_environ_does_not_switch_bolt_to_oauth(
     monkeypatch.setenv("SLACK_CLIENT_ID", sandbox.client_id)
     monkeypatch.setenv("SLACK_CLIENT_SECRET", sandbox.client_secret)
     recorder = Recorder(answer=Message(text="pong"))
-    async with connected(sandbox.env()) as platform, serving(platform, recorder, sandbox):
+    async with connected(sandbox.env()) as platform, serving_to(platform, recorder, sandbox):
         status, body = await sandbox.slash_command("U0ADA", "help")
     assert (status, json.loads(body)["text"]) == (200, "pong")
     assert len(recorder.events) == 1

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from adapters.teams import TeamsPlatform
 from adapters.teams.errors import to_platform_error
@@ -31,7 +29,6 @@ from bot.types import (
     ButtonStyle,
     DirectoryUser,
     InboundCommand,
-    InboundEvent,
     Message,
     MessageRef,
     PermanentFailure,
@@ -42,6 +39,7 @@ from bot.types import (
 )
 from sandbox.org import load_org
 from sandbox.teams import TeamsSandbox
+from tests.adapters.support import Recorder, serving
 from tests.e2e.agents_teams import TeamsAgent
 
 ADA = "0a0a0a0a-0000-4000-8000-000000000ada"
@@ -60,21 +58,6 @@ CONSENT = Message(
         Button("Why?", url="https://mio.example/help"),
     ),
 )
-
-
-class Recorder:
-    """The core's EventHandler as the adapter sees it: records events, answers `answer`."""
-
-    def __init__(self) -> None:
-        self.events: list[InboundEvent] = []
-        self.answer: Message | None = None
-        self.fail = False
-
-    async def __call__(self, event: InboundEvent) -> Message | None:
-        self.events.append(event)
-        if self.fail:
-            raise RuntimeError("database down")
-        return self.answer
 
 
 @pytest.fixture
@@ -97,13 +80,9 @@ async def platform(teams: TeamsSandbox) -> AsyncIterator[TeamsPlatform]:
 @pytest.fixture
 async def bot(teams: TeamsSandbox, platform: TeamsPlatform) -> AsyncIterator[Recorder]:
     recorder = Recorder()
-    app = web.Application()
-    app.add_routes(platform.routes(recorder))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    teams.bot_url = str(server.make_url("/")).rstrip("/")
-    yield recorder
-    await server.close()
+    async with serving(platform, recorder) as url:
+        teams.bot_url = url
+        yield recorder
 
 
 def person(teams: TeamsSandbox, user_id: str) -> DirectoryUser:

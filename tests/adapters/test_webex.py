@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from webexpythonsdk import ApiError, RateLimitError  # type: ignore[import-untyped]
 
 from adapters.webex import WebexPlatform
@@ -36,7 +34,6 @@ from bot.types import (
     DirectoryUser,
     Identity,
     InboundCommand,
-    InboundEvent,
     Message,
     PermanentFailure,
     Platform,
@@ -47,6 +44,7 @@ from bot.types import (
 from sandbox.org import OrgAccount, load_org
 from sandbox.webex import SandboxMessage, WebexSandbox
 from sandbox.webex.model import Hook
+from tests.adapters.support import Recorder, serving
 from tests.e2e.agents_webex import WebexAgent
 
 ADA = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9hZGE"
@@ -64,21 +62,6 @@ CONSENT = Message(
         Button("Why?", url="https://mio.example/help"),
     ),
 )
-
-
-class Recorder:
-    """The core's EventHandler as the adapter sees it: records events, answers `answer`."""
-
-    def __init__(self) -> None:
-        self.events: list[InboundEvent] = []
-        self.answer: Message | None = None
-        self.fail = False
-
-    async def __call__(self, event: InboundEvent) -> Message | None:
-        self.events.append(event)
-        if self.fail:
-            raise RuntimeError("database down")
-        return self.answer
 
 
 class Saved:
@@ -113,14 +96,10 @@ async def platform(webex: WebexSandbox) -> AsyncIterator[WebexPlatform]:
 async def bot(webex: WebexSandbox, platform: WebexPlatform) -> AsyncIterator[Recorder]:
     """The adapter's routes on a real server, its webhooks registered as `mio serve` does."""
     recorder = Recorder()
-    app = web.Application()
-    app.add_routes(platform.routes(recorder))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    await platform.prepare(str(server.make_url("/")))
-    yield recorder
-    await webex.settle()
-    await server.close()
+    async with serving(platform, recorder) as url:
+        await platform.prepare(url)
+        yield recorder
+        await webex.settle()
 
 
 def person(webex: WebexSandbox, person_id: str) -> DirectoryUser:

@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from adapters.zoom import ZoomPlatform
 from adapters.zoom.errors import retry_after, to_platform_error
@@ -27,7 +25,6 @@ from bot.types import (
     ButtonStyle,
     DirectoryUser,
     InboundCommand,
-    InboundEvent,
     Message,
     PermanentFailure,
     Platform,
@@ -37,6 +34,7 @@ from bot.types import (
 )
 from sandbox.org import load_org
 from sandbox.zoom import ZoomSandbox
+from tests.adapters.support import Recorder, serving
 
 ADA, BOB, HEIDI = "Zada0000LOVELACE", "Zbob0000MARLEY", "Zhei0000GONE"
 REDIRECT = "https://mio.example/oauth/zoom/callback"
@@ -50,21 +48,6 @@ CONSENT = Message(
         Button("Why?", url="https://mio.example/help"),
     ),
 )
-
-
-class Recorder:
-    """The core's EventHandler as the adapter sees it: records events, answers `answer`."""
-
-    def __init__(self) -> None:
-        self.events: list[InboundEvent] = []
-        self.answer: Message | None = None
-        self.fail = False
-
-    async def __call__(self, event: InboundEvent) -> Message | None:
-        self.events.append(event)
-        if self.fail:
-            raise RuntimeError("database down")
-        return self.answer
 
 
 @pytest.fixture
@@ -87,13 +70,9 @@ async def platform(zoom: ZoomSandbox) -> AsyncIterator[ZoomPlatform]:
 @pytest.fixture
 async def bot(zoom: ZoomSandbox, platform: ZoomPlatform) -> AsyncIterator[Recorder]:
     recorder = Recorder()
-    app = web.Application()
-    app.add_routes(platform.routes(recorder))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    zoom.bot_url = str(server.make_url("/")).rstrip("/")
-    yield recorder
-    await server.close()
+    async with serving(platform, recorder) as url:
+        zoom.bot_url = url
+        yield recorder
 
 
 def directory_user(zoom: ZoomSandbox, user_id: str) -> DirectoryUser:
