@@ -17,8 +17,8 @@ from bot.clock import Clock, SystemClock
 from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.crypto import Vault
+from bot.delivery import Worker
 from bot.events import make_handler
-from bot.outbox import Worker
 from bot.platform import ChatPlatform
 from bot.settings import Settings
 from bot.web import CORE, routes

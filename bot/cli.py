@@ -20,8 +20,8 @@ from bot.app import build_core
 from bot.commands.views import primary_text
 from bot.connect import load_admin_grants
 from bot.core import Core
+from bot.delivery import Worker
 from bot.directory import import_platform
-from bot.outbox import Worker
 from bot.settings import ConfigError, Settings
 from bot.sync import ICONS, Refused, Status, SyncKind, SyncRefused
 from bot.types import PlatformError

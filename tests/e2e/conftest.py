@@ -17,8 +17,8 @@ from bot import connect
 from bot.app import WORKER, create_app
 from bot.clock import ManualClock
 from bot.core import Core
+from bot.delivery import Worker
 from bot.directory import import_platform
-from bot.outbox import Worker
 from bot.settings import Settings
 from bot.web import CORE
 from sandbox.org import Org, load_org

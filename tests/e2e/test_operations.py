@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot import reminders
 from bot.app import build_core
-from bot.outbox import Worker
+from bot.delivery import Worker
 from tests.e2e.conftest import Harness
 from tests.e2e.test_consent_flow import BOB, request_consent
 
