@@ -32,10 +32,11 @@ def consent_request(
     )
 
 
-def authorize_step(secondary: str, url: str) -> Message:
+def authorize_step(secondary: str, url: str, *, reminder: bool = False) -> Message:
+    intro = "Reminder: " if reminder else ""
     return Message(
-        text=f"Almost done: sign in to {secondary} to link your account: {url}",
-        title=f"Link your {secondary} account",
+        text=f"{intro}Almost done: sign in to {secondary} to link your account: {url}",
+        title=f"{intro}Link your {secondary} account",
         lines=(f"Thanks! One last step: sign in to *{secondary}* to confirm it is you.",),
         buttons=(Button(f"Sign in to {secondary}", url=url, style=ButtonStyle.PRIMARY),),
         ephemeral=False,

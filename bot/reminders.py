@@ -52,16 +52,20 @@ async def _step(session: AsyncSession, core: Core, sync: Sync) -> int:
     target = lifecycle.active_account(accounts, sync.primary_platform)
     if target is None:
         return int(await lifecycle.fail_sync(session, core, sync.id, Event.ACCOUNT_INACTIVE))
-    # A fresh button token for the reminder: the older DM's buttons stop working.
+    # A fresh token for the reminder: the older DM's buttons or sign-in link stop working.
     token = new_token()
     sync.token_hash, sync.token_used = token_hash(token), False
-    message = messages.consent_request(
-        person.display_name,
-        core.label(sync.primary_platform),
-        core.label(sync.platform),
-        token,
-        reminder=passed,
-    )
+    if sync.allowed_at is not None:  # they pressed Allow but never signed in: remind of that
+        url = core.platforms[sync.platform].authorize_url(token, core.redirect_uri(sync.platform))
+        message = messages.authorize_step(core.label(sync.platform), url, reminder=True)
+    else:
+        message = messages.consent_request(
+            person.display_name,
+            core.label(sync.primary_platform),
+            core.label(sync.platform),
+            token,
+            reminder=passed,
+        )
     await outbox.send_dm(
         session,
         core,

@@ -124,3 +124,20 @@ async def test_users_lists_people_with_icons(harness: Harness) -> None:
     await sync_bob(h)
     answer = await h.command("slack", ADMIN, "users bob")
     assert "Bob Marley" in answer and "✅" in answer
+
+
+async def test_reminder_after_allow_sends_a_working_sign_in_link(harness: Harness) -> None:
+    h = harness
+    await request_consent(h, "slack", "zoom")
+    (dm,) = h.agents["slack"].dms(BOB)
+    await h.agents["slack"].press(BOB, dm, "mio:consent:allow")
+    await h.deliver()
+    h.clock.advance(timedelta(days=1, minutes=1))
+    assert await reminders.tick(h.core) == 1
+    await h.deliver()
+    reminder = h.agents["slack"].dms(BOB)[-1]
+    assert "Reminder" in reminder.text and "mio:consent:allow" not in reminder.actions
+    callback = await h.agents["zoom"].authorize(reminder.links[0], BOB)
+    async with h.http.get(callback) as resp:
+        assert resp.status == 200
+    assert await h.status(BOB, "zoom") == ("synced", None)
