@@ -5,9 +5,12 @@ by default, and only warns on a `serviceurl` mismatch; national clouds and the s
 another key location. So: the OpenID metadata at `TEAMS_OPENID_URL` names the issuer and the
 JWKS; keys are cached (refreshed daily, and at once when a token names an unknown `kid`, since
 Microsoft rotates keys); a token must be RS256 from a key endorsed for `msteams`, for our app id,
-from that issuer, within 5 minutes' clock skew. The `serviceurl` claim is compared with the
-activity once the body is read (`check_service_url`). PyJWKClient is not used: it fetches with
-blocking urllib inside the event loop.
+from that issuer, within 5 minutes' clock skew. Once the body is read, the activity must name
+the service URL the token was signed for (`check_service_url`) and come from the `msteams`
+channel, which the signing key must endorse (`check_channel`): the Connector signs every
+channel of a bot (Web Chat, Direct Line …) with the same published keys, so a key endorsed for
+`msteams` alone proves nothing about the activity in hand. PyJWKClient is not used: it fetches
+with blocking urllib inside the event loop.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ class AuthError(Exception):
     """The request is not from the Bot Connector for this bot; answered 401."""
 
 
+class ChannelRefused(AuthError):
+    """Signed by the Connector, but not a Teams activity; answered 403 as the Bot Framework
+    authentication spec asks for a channel the key does not endorse."""
+
+
 class KeysUnavailable(Exception):
     """The OpenID metadata or its keys could not be read: our problem, answered 503."""
 
@@ -47,6 +55,14 @@ class KeysUnavailable(Exception):
 @dataclass(frozen=True)
 class SigningKey:
     key: Any  # the public key object PyJWT verifies with
+    endorsements: frozenset[str]
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A Connector token that passed every check the header alone allows, and what signed it."""
+
+    claims: dict[str, Any]
     endorsements: frozenset[str]
 
 
@@ -132,8 +148,8 @@ class TokenValidator:
         self._keys = keys
         self._app_id = app_id
 
-    async def claims(self, authorization: str | None) -> dict[str, Any]:
-        """The verified claims; AuthError says why not, KeysUnavailable when we cannot tell."""
+    async def verify(self, authorization: str | None) -> VerifiedToken:
+        """The verified token; AuthError says why not, KeysUnavailable when we cannot tell."""
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("missing bearer token")
@@ -164,7 +180,18 @@ class TokenValidator:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"{type(exc).__name__}: {exc}") from exc
-        return claims
+        return VerifiedToken(claims, key.endorsements)
+
+
+def check_channel(token: VerifiedToken, channel_id: str) -> None:
+    """The activity must come from Teams, and its channel must be one the signing key endorses
+    (platform-apis.md §A.2: "Keys carry `endorsements`, which must contain the channel id
+    `msteams`"; the Bot Framework authentication spec: the activity's `channelId` must be among
+    the endorsements of the key that signed its token, else 403)."""
+    if channel_id != CHANNEL:
+        raise ChannelRefused(f"channelId {channel_id!r} is not {CHANNEL}")
+    if channel_id not in token.endorsements:
+        raise ChannelRefused(f"the signing key is not endorsed for {channel_id!r}")
 
 
 def check_service_url(claims: Mapping[str, Any], service_url: str) -> None:

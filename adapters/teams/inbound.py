@@ -1,7 +1,8 @@
 """Bot Connector deliveries to `/api/messages` turned into neutral events.
 
 Order matters: the JWT is checked before the body is even parsed (401 on any doubt), then the
-activity's `serviceUrl` against the token's `serviceurl` claim, and only then is anything handed
+activity's `serviceUrl` against the token's `serviceurl` claim, its `channelId` (only `msteams`,
+endorsed by the signing key: 403 otherwise) and its tenant, and only then is anything handed
 to the core. A typed message becomes an `InboundCommand` (the bot's own @mention removed, other
 people's mentions turned into their quoted names, since mentions carry no Entra id, §I.23); an
 `Action.Submit` arrives as a message with `value` (§C.2) and becomes a `ButtonPress`; an
@@ -23,7 +24,14 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.teams.auth import AuthError, KeysUnavailable, TokenValidator, check_service_url
+from adapters.teams.auth import (
+    AuthError,
+    ChannelRefused,
+    KeysUnavailable,
+    TokenValidator,
+    check_channel,
+    check_service_url,
+)
 from adapters.teams.render import CARD_CONTENT_TYPE, render_card
 from bot.platform import EventHandler
 from bot.types import (
@@ -69,10 +77,15 @@ def _obj(activity: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def tenant_of(activity: Mapping[str, Any]) -> str:
-    conversation = _obj(activity, "conversation")
-    tenant = _obj(_obj(activity, "channelData"), "tenant")
-    return str(conversation.get("tenantId") or tenant.get("id") or "")
+def tenants_of(activity: Mapping[str, Any]) -> set[str]:
+    """The tenant ids the activity names where Teams writes them (`channelData.tenant.id`,
+    `conversation.tenantId`, platform-apis.md §C.2). Only trusted once `channelId` is `msteams`:
+    other channels pass a caller's own `channelData` through."""
+    found = {
+        _obj(activity, "conversation").get("tenantId"),
+        _obj(_obj(activity, "channelData"), "tenant").get("id"),
+    }
+    return {str(t) for t in found if t}
 
 
 def _quote_name(name: str) -> str:
@@ -197,7 +210,7 @@ def messages_handler(
 
     async def on_activity(request: web.Request) -> web.StreamResponse:
         try:
-            claims = await validator.claims(request.headers.get("Authorization"))
+            token = await validator.verify(request.headers.get("Authorization"))
         except AuthError as exc:
             log.warning("teams: refused delivery: %s", exc)
             return web.json_response({"error": "Unauthorized"}, status=401)
@@ -211,12 +224,16 @@ def messages_handler(
         if not isinstance(activity, dict):
             return web.json_response({"error": "body is not an activity"}, status=400)
         try:
-            check_service_url(claims, _text(activity, "serviceUrl"))
+            check_service_url(token.claims, _text(activity, "serviceUrl"))
+            check_channel(token, _text(activity, "channelId"))
+        except ChannelRefused as exc:
+            log.warning("teams: refused delivery: %s", exc)
+            return web.json_response({"error": "Forbidden"}, status=403)
         except AuthError as exc:
             log.warning("teams: refused delivery: %s", exc)
             return web.json_response({"error": "Unauthorized"}, status=401)
-        if tenant_of(activity) != tenant_id:
-            log.warning("teams: ignoring an activity from tenant %r", tenant_of(activity))
+        if tenants_of(activity) != {tenant_id}:
+            log.warning("teams: ignoring an activity from tenant(s) %r", tenants_of(activity))
             return web.json_response({})
         try:
             parsed = parse(platform, activity)

@@ -29,6 +29,8 @@ CARD_ACTIONS = (
     "Action.ToggleVisibility",
 )
 DENIED = {"message": "Authorization has been denied for this request."}
+# Where the Connector says Web Chat and Direct Line conversations live (their `serviceUrl`).
+WEBCHAT_SERVICE_URL = "https://webchat.botframework.com/"
 
 
 def connector_error(status: int, code: str, message: str) -> web.Response:
@@ -206,3 +208,26 @@ class ConnectorApi:
             return connector_error(404, "ActivityNotFoundInConversation", "Conversation not found.")
         del self._s.activities[message.id]
         return web.json_response({})
+
+
+def webchat_activity(sandbox: TeamsSandbox, text: str, **chosen: Any) -> dict[str, Any]:
+    """A message typed in the same bot's Web Chat (or Direct Line) channel.
+
+    The Connector relays it with a token from its usual keys, which are endorsed for `webchat`
+    as much as for `msteams` (see keys.py). Whoever embeds Web Chat picks `from` and
+    `channelData` freely, so `chosen` fields (an `aadObjectId`, a tenant) pass through as sent.
+    Sign it with `sandbox.make_token(serviceurl=WEBCHAT_SERVICE_URL)`.
+    """
+    activity: dict[str, Any] = {
+        "type": "message",
+        "id": sandbox.new_activity_id(),
+        "timestamp": sandbox.timestamp(),
+        "channelId": "webchat",
+        "serviceUrl": WEBCHAT_SERVICE_URL,
+        "from": {"id": "dl_visitor", "name": "Visitor"},
+        "conversation": {"id": "DLconv-1"},
+        "recipient": {"id": f"{sandbox.bot_name}@abc", "name": sandbox.bot_name},
+        "text": text,
+        "textFormat": "plain",
+    }
+    return activity | chosen

@@ -1,9 +1,13 @@
 """The stand-in's Bot Framework signing keys: a JWKS to publish and JWTs signed with it.
 
 Like login.botframework.com, every published key carries `endorsements` naming the channels it
-may sign for; the stand-in publishes one for `msteams` and one endorsed only for `webchat`, and
-can forge (a key nobody published) or rotate (a new published key) so tests reach every branch
-of the bot's validator (platform-apis.md §A.2, §I.1).
+may sign for. The Connector signs deliveries of *every* channel a bot is on with the same keys
+(the Bot Framework authentication spec: endorsements default to "the list of all published
+channel IDs", and the activity's `channelId` must be among those of the key that signed it), so
+the main key is endorsed for Teams, Web Chat, Direct Line and the rest alike, and a Web Chat
+delivery carries a perfectly valid token. Beside it the stand-in publishes a key endorsed for
+other channels but not `msteams`, and can forge (a key nobody published) or rotate (a new
+published key) so tests reach every branch of the bot's validator (platform-apis.md §A.2, §I.1).
 """
 
 from __future__ import annotations
@@ -19,11 +23,22 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 ISSUER = "https://api.botframework.com"
-MSTEAMS_ENDORSEMENTS = ("msteams", "skype", "webchat", "emulator")
-WEBCHAT_ENDORSEMENTS = ("webchat", "directline")
+# Published channel ids, as the Connector's keys list them (endorsements cover every channel).
+CONNECTOR_ENDORSEMENTS = (
+    "msteams",
+    "skype",
+    "webchat",
+    "directline",
+    "directlinespeech",
+    "email",
+    "slack",
+    "telegram",
+    "twilio-sms",
+)
+OTHER_CHANNEL_ENDORSEMENTS = ("webchat", "directline")
 TOKEN_LIFETIME = 3600
-# How `make_token(signing=…)` may sign.
-SIGNINGS = ("msteams", "webchat", "forged", "unknown-kid")
+# How `make_token(signing=…)` may sign: "connector" is the key every real delivery uses.
+SIGNINGS = ("connector", "other-channels", "forged", "unknown-kid")
 
 
 def _new_key() -> rsa.RSAPrivateKey:
@@ -58,20 +73,20 @@ class SigningKeys:
     def __init__(self) -> None:
         self._published: list[_Key] = []
         self._current: _Key | None = None
-        self._webchat: _Key | None = None
+        self._other: _Key | None = None
         self._forged: rsa.RSAPrivateKey | None = None
 
     async def generate(self) -> None:
-        teams, webchat = await asyncio.gather(
+        connector, other = await asyncio.gather(
             asyncio.to_thread(_new_key), asyncio.to_thread(_new_key)
         )
-        self._current = _Key(_kid(), teams, MSTEAMS_ENDORSEMENTS)
-        self._webchat = _Key(_kid(), webchat, WEBCHAT_ENDORSEMENTS)
-        self._published = [self._current, self._webchat]
+        self._current = _Key(_kid(), connector, CONNECTOR_ENDORSEMENTS)
+        self._other = _Key(_kid(), other, OTHER_CHANNEL_ENDORSEMENTS)
+        self._published = [self._current, self._other]
 
     async def rotate(self) -> str:
-        """Publish a new msteams key and sign with it from now on; returns its kid."""
-        self._current = _Key(_kid(), await asyncio.to_thread(_new_key), MSTEAMS_ENDORSEMENTS)
+        """Publish a new Connector key and sign with it from now on; returns its kid."""
+        self._current = _Key(_kid(), await asyncio.to_thread(_new_key), CONNECTOR_ENDORSEMENTS)
         self._published.append(self._current)
         return self._current.kid
 
@@ -84,14 +99,15 @@ class SigningKeys:
             raise RuntimeError("TeamsSandbox.start() must run before tokens are signed")
         return self._current
 
-    def sign(self, claims: dict[str, Any], signing: str = "msteams") -> str:
-        """A JWT over `claims`: with the msteams key, the webchat-only key, a key nobody
-        published under the msteams key's kid ("forged"), or under a new kid ("unknown-kid")."""
+    def sign(self, claims: dict[str, Any], signing: str = "connector") -> str:
+        """A JWT over `claims`: with the Connector's key, the key not endorsed for msteams
+        ("other-channels"), a key nobody published under the Connector key's kid ("forged"), or
+        under a new kid ("unknown-kid")."""
         if signing not in SIGNINGS:
             raise ValueError(f"signing must be one of {SIGNINGS}, not {signing!r}")
         key, kid = self.current.private, self.current.kid
-        if signing == "webchat" and self._webchat is not None:
-            key, kid = self._webchat.private, self._webchat.kid
+        if signing == "other-channels" and self._other is not None:
+            key, kid = self._other.private, self._other.kid
         elif signing in ("forged", "unknown-kid"):
             if self._forged is None:  # only tests forge, so the key is made on first use
                 self._forged = _new_key()

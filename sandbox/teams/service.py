@@ -240,9 +240,9 @@ class TeamsSandbox(FakeService):
         return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # -- acting as Teams towards the bot ------------------------------------------------------
-    def make_token(self, *, signing: str = "msteams", **claims: Any) -> str:
+    def make_token(self, *, signing: str = "connector", **claims: Any) -> str:
         """A Bot Connector JWT for a delivery; `claims` override (None removes one), and
-        `signing` picks the key: msteams, webchat (not endorsed), forged, or unknown-kid."""
+        `signing` picks the key: connector, other-channels (not msteams), forged, unknown-kid."""
         merged = connector_claims(self.app_id, self.service_url) | claims
         return self.keys.sign({k: v for k, v in merged.items() if v is not None}, signing)
 

@@ -162,14 +162,14 @@ async def test_teams_redelivery_keeps_the_delivery_id(teams: TeamsSandbox, bot: 
     [
         pytest.param("forged", {}, id="forged-signature"),
         pytest.param("unknown-kid", {}, id="unpublished-key"),
-        pytest.param("webchat", {}, id="key-not-endorsed-for-msteams"),
-        pytest.param("msteams", {"exp": int(time.time()) - 301}, id="expired"),
-        pytest.param("msteams", {"nbf": int(time.time()) + 600}, id="not-yet-valid"),
-        pytest.param("msteams", {"aud": "another-bot"}, id="wrong-audience"),
-        pytest.param("msteams", {"iss": "https://sts.windows.net/x/"}, id="wrong-issuer"),
-        pytest.param("msteams", {"serviceurl": "https://evil.example/"}, id="serviceurl"),
-        pytest.param("msteams", {"serviceurl": None}, id="no-serviceurl"),
-        pytest.param("msteams", {"exp": None}, id="no-expiry"),
+        pytest.param("other-channels", {}, id="key-not-endorsed-for-msteams"),
+        pytest.param("connector", {"exp": int(time.time()) - 301}, id="expired"),
+        pytest.param("connector", {"nbf": int(time.time()) + 600}, id="not-yet-valid"),
+        pytest.param("connector", {"aud": "another-bot"}, id="wrong-audience"),
+        pytest.param("connector", {"iss": "https://sts.windows.net/x/"}, id="wrong-issuer"),
+        pytest.param("connector", {"serviceurl": "https://evil.example/"}, id="serviceurl"),
+        pytest.param("connector", {"serviceurl": None}, id="no-serviceurl"),
+        pytest.param("connector", {"exp": None}, id="no-expiry"),
     ],
 )
 async def test_bad_tokens_are_401_before_the_handler(

@@ -1,0 +1,88 @@
+"""Hostile input that arrives correctly signed: other channels of the Teams bot, and replays.
+
+Each refusal is checked against the whole database: every row of every table is the same
+before and after, so "refused" cannot hide a half-applied command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from sandbox.teams import TeamsSandbox
+from sandbox.teams.connector import WEBCHAT_SERVICE_URL, webchat_activity
+from store.models import Base
+from tests.e2e.conftest import ADMIN, Harness
+
+BOB = "bob@acme.test"
+
+
+async def snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    async with h.core.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            result = await session.execute(select(table))
+            rows[table.name] = sorted((tuple(r) for r in result), key=repr)
+    return rows
+
+
+def teams(h: Harness) -> TeamsSandbox:
+    service = h.sandbox.services["teams"]
+    assert isinstance(service, TeamsSandbox)
+    return service
+
+
+async def test_a_webchat_activity_claiming_an_admin_is_refused(harness: Harness) -> None:
+    """The same bot's Web Chat channel is signed by the Connector's usual key, and its caller
+    chooses `from.aadObjectId` and the tenant: it must not run as the Teams admin's command."""
+    h = harness
+    sandbox = teams(h)
+    before = await snapshot(h)
+    activity = webchat_activity(
+        sandbox,
+        f"reset {BOB}",
+        **{
+            "from": {"id": "29:chosen", "aadObjectId": h.org.find("teams", ADMIN).user_id},
+            "conversation": {"id": "DLconv-1", "tenantId": sandbox.tenant_id},
+            "channelData": {"tenant": {"id": sandbox.tenant_id}},
+        },
+    )
+    token = sandbox.make_token(serviceurl=WEBCHAT_SERVICE_URL)
+    status, _ = await sandbox.deliver(activity, token=token)
+    assert status == 403
+    assert await snapshot(h) == before
+
+
+async def test_a_teams_activity_claiming_the_webchat_channel_is_refused(harness: Harness) -> None:
+    """A Teams chat whose activity says it comes from another channel is not Teams either."""
+    h = harness
+    sandbox = teams(h)
+    before = await snapshot(h)
+    admin = h.org.find("teams", ADMIN).user_id
+    activity = sandbox.activity_for(admin, text=f"reset {BOB}", channelId="directline")
+    assert (await sandbox.deliver(activity))[0] == 403
+    assert await snapshot(h) == before
+
+
+async def test_tenant_fields_that_disagree_are_not_ours(harness: Harness) -> None:
+    """Both places Teams writes the tenant must name ours; one of them is not enough."""
+    h = harness
+    sandbox = teams(h)
+    before = await snapshot(h)
+    admin = h.org.find("teams", ADMIN).user_id
+    activity = sandbox.activity_for(
+        admin, text=f"reset {BOB}", channelData={"tenant": {"id": "another-tenant"}}
+    )
+    status, _ = await sandbox.deliver(activity)
+    assert status == 200  # acknowledged, so Teams does not retry, but ignored
+    assert await snapshot(h) == before
+    assert sandbox.inbox(admin) == []
+
+
+async def test_the_admin_typing_in_teams_still_works(harness: Harness) -> None:
+    """The control: the same command from Teams itself runs."""
+    h = harness
+    seen = await h.agents["teams"].command(ADMIN, f"reset {BOB}")
+    assert "mio:confirm" in seen.actions
