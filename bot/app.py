@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,6 +20,7 @@ from bot.delivery import Worker
 from bot.events import make_handler
 from bot.platform import ChatPlatform
 from bot.settings import Settings
+from bot.types import DELIVERY_MEMORY
 from bot.web import CORE, routes
 from store.db import make_engine, make_sessionmaker, require_current_schema
 from store.repositories import Events
@@ -28,7 +28,7 @@ from store.repositories import Events
 log = logging.getLogger(__name__)
 
 WORKER: web.AppKey[Worker] = web.AppKey("worker", Worker)
-EVENT_MEMORY = timedelta(days=7)  # longer than any platform retries a delivery
+EVENT_MEMORY = DELIVERY_MEMORY
 
 
 def connect_platforms(env: Mapping[str, str]) -> dict[str, ChatPlatform]:

@@ -7,12 +7,17 @@ format, so a new platform never needs a change in this module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NewType
 
 Platform = NewType("Platform", str)  # "slack", "zoom", "teams", "webex": the adapter's key
 PlatformUserId = NewType("PlatformUserId", str)  # the platform's own id of one account
+
+# How long the core remembers a processed delivery id, so a redelivery inside it changes nothing
+# (longer than any platform retries). An adapter whose platform dates its deliveries refuses one
+# dated earlier than this: its id may be forgotten, and it would run again.
+DELIVERY_MEMORY = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)

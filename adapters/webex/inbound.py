@@ -3,7 +3,10 @@
 `X-Spark-Signature` is the hex HMAC-SHA1 of the raw body with the webhook's secret (§A.3); it is
 checked, in constant time, before anything is parsed. Webex signs no timestamp and marks no
 retries (§I.6), so the delivery id is built from the resource and the event's `data.id`: a
-replayed or redelivered body gets the same id and the core's processed-id table drops it.
+replayed or redelivered body gets the same id and the core's processed-id table drops it. That
+table forgets after `DELIVERY_MEMORY`, and a captured body stays correctly signed forever, so
+a delivery whose `data.created` (when the message or press happened; the envelope's own
+`created` is the webhook's) is older than that is refused rather than run again.
 The envelope carries neither the message text nor the card inputs, so they are fetched with the
 bot's token; the message webhook also fires for the bot's own messages (§D.3), which are dropped.
 """
@@ -17,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +29,7 @@ from adapters.webex.errors import PLATFORM
 from adapters.webex.render import button_inputs
 from bot.platform import EventHandler
 from bot.types import (
+    DELIVERY_MEMORY,
     ButtonPress,
     InboundCommand,
     InboundEvent,
@@ -42,12 +46,18 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/webex/events"
 SIGNATURE_HEADER = "X-Spark-Signature"
 COMMAND = "/mio"
+# Refuse a little before the core forgets, for clock skew between Webex and us.
+MAX_AGE = DELIVERY_MEMORY - timedelta(hours=1)
 
 Fetch = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 class BadEvent(ValueError):
     """A correctly signed delivery we cannot read: answered 400."""
+
+
+class TooOld(ValueError):
+    """A correctly signed delivery from before what the core remembers: a replay, answered 401."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +76,7 @@ class Envelope:
     event: str
     data_id: str
     person_id: str
+    created: str | None  # data.created as Webex sent it; checked only for what we act on
 
     @property
     def delivery_id(self) -> str:
@@ -101,7 +112,28 @@ def parse_envelope(raw: bytes) -> Envelope:
     if not isinstance(data_id, str) or not data_id:
         raise BadEvent("data has no id")
     person_id = data.get("personId")
-    return Envelope(resource, event, data_id, person_id if isinstance(person_id, str) else "")
+    created = data.get("created")
+    return Envelope(
+        resource,
+        event,
+        data_id,
+        person_id if isinstance(person_id, str) else "",
+        created if isinstance(created, str) else None,
+    )
+
+
+def check_age(envelope: Envelope, now: datetime) -> None:
+    """TooOld when the event happened longer ago than the core remembers deliveries; BadEvent
+    when Webex's `2025-01-01T00:00:00.000Z` is missing or unreadable."""
+    if envelope.created is None:
+        raise BadEvent("data has no created time")
+    try:
+        created = datetime.fromisoformat(envelope.created)
+    except ValueError as exc:
+        raise BadEvent(f"data.created {envelope.created!r} is not a timestamp") from exc
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)
+    if now - created > MAX_AGE:
+        raise TooOld(f"{envelope.delivery_id} happened at {envelope.created}")
 
 
 def command_text(text: str, bot_names: Sequence[str]) -> str:
@@ -155,6 +187,9 @@ class WebexInbound:
         try:
             envelope = parse_envelope(raw)
             event = await self.to_event(envelope)
+        except TooOld as exc:
+            log.warning("webex: refused a delivery older than %s: %s", DELIVERY_MEMORY, exc)
+            return web.json_response({"error": "delivery too old"}, status=401)
         except BadEvent as exc:
             return web.json_response({"error": str(exc)}, status=400)
         except RetryLater as exc:
@@ -184,6 +219,8 @@ class WebexInbound:
         bot = await self._bot()
         if envelope.person_id == bot.person_id:
             return None  # the bot's own message or press: no need to fetch it
+        if envelope.resource in ("messages", "attachmentActions"):
+            check_age(envelope, datetime.now(UTC))
         if envelope.resource == "messages":
             return self._command(envelope, bot, await self._fetch_message(envelope.data_id))
         if envelope.resource == "attachmentActions":

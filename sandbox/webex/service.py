@@ -231,6 +231,15 @@ class WebexSandbox(FakeService):
         actor = str(data.get("personId", ""))
         return self.hooks.envelope(self._bot_hook(), resource, data, actor)
 
+    def captured_message(self, person_id: str, text: str, created: str) -> bytes:
+        """The `messages:created` body of a message `person_id` typed to the bot at `created`,
+        as whoever kept a copy then would send it now: Webex signs no timestamp (§I.6), so its
+        signature (`deliver` adds it) is as good today as on the day it was sent."""
+        person = self.person(person_id)
+        message = self.messages.post(person, self.state.direct_room(person_id), text=text)
+        message.created = created
+        return self.envelope("messages", MessagesApi.event_data(message))
+
     async def replay_last(self) -> Delivery:
         """The last delivery again, byte for byte with the same signature (§I.6)."""
         if not self.hooks.deliveries:

@@ -1,4 +1,4 @@
-"""Hostile input that arrives correctly signed: other channels of the Teams bot, and replays.
+"""Hostile input that arrives correctly signed: other channels of the Teams bot, old replays.
 
 Each refusal is checked against the whole database: every row of every table is the same
 before and after, so "refused" cannot hide a half-applied command.
@@ -6,12 +6,15 @@ before and after, so "refused" cannot hide a half-applied command.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.types import DELIVERY_MEMORY
 from sandbox.teams import TeamsSandbox
 from sandbox.teams.connector import WEBCHAT_SERVICE_URL, webchat_activity
+from sandbox.webex import WebexSandbox
 from store.models import Base
 from tests.e2e.conftest import ADMIN, Harness
 
@@ -86,3 +89,36 @@ async def test_the_admin_typing_in_teams_still_works(harness: Harness) -> None:
     h = harness
     seen = await h.agents["teams"].command(ADMIN, f"reset {BOB}")
     assert "mio:confirm" in seen.actions
+
+
+def webex(h: Harness) -> WebexSandbox:
+    service = h.sandbox.services["webex"]
+    assert isinstance(service, WebexSandbox)
+    return service
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def test_a_webex_delivery_older_than_the_memory_is_refused(harness: Harness) -> None:
+    """Webex signs no timestamp, so a body captured long ago is still correctly signed; once
+    the processed-id row is pruned it would run again, so its `created` time refuses it."""
+    h = harness
+    sandbox = webex(h)
+    admin = h.org.find("webex", ADMIN).user_id
+    before = await snapshot(h)
+    old = datetime.now(UTC) - DELIVERY_MEMORY - timedelta(minutes=1)
+    delivery = await sandbox.deliver(sandbox.captured_message(admin, f"reset {BOB}", iso(old)))
+    assert delivery.status == 401, delivery.text
+    assert await snapshot(h) == before
+
+
+async def test_a_fresh_webex_delivery_runs(harness: Harness) -> None:
+    h = harness
+    sandbox = webex(h)
+    admin = h.org.find("webex", ADMIN).user_id
+    recent = datetime.now(UTC) - timedelta(days=1)  # late, but still remembered
+    delivery = await sandbox.deliver(sandbox.captured_message(admin, f"reset {BOB}", iso(recent)))
+    assert delivery.status == 200, delivery.text
+    await h.wait_for(lambda: any("mio:confirm" in d.actions for d in h.agents["webex"].dms(ADMIN)))
