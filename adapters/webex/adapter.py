@@ -24,7 +24,13 @@ from aiohttp import web
 from adapters.env import required_when_set, setting
 from adapters.http import with_slash
 from adapters.webex import directory
-from adapters.webex.admin import ADMIN_SCOPES, AdminGrant, AdminTokens, missing_scopes
+from adapters.webex.admin import (
+    ADMIN_SCOPES,
+    AdminGrant,
+    AdminTokens,
+    check_same_org,
+    missing_scopes,
+)
 from adapters.webex.client import DEFAULT_API_URL, api_for, rest_for
 from adapters.webex.errors import CONNECT_HINT, PLATFORM, NotFound, Unauthorized, call
 from adapters.webex.inbound import EVENTS_PATH, BotIdentity, WebexInbound
@@ -321,6 +327,7 @@ class WebexPlatform:
             rest_for(answer["access_token"], self.api_url),
         )
         me = await call(api.people.me, who="admin")
+        check_same_org(me, await call(self._bot.people.me))
         try:  # scopes alone make no admin: only an admin's token can list the organisation
             await call(rest.get, "people", params={"max": 1}, who="admin")
         except PermanentFailure as exc:

@@ -6,6 +6,10 @@ authorize the integration with `spark-admin:people_read` (directory) and
 the grant sealed and hands it back at start-up; the access token lasts about 14 days, so it is
 refreshed a while before it expires and every refreshed grant goes back to the core through
 `save`, which is the only way a rotated token survives a restart.
+
+Any Webex organisation's admin can authorize an integration, and their token lists *their*
+organisation, so a grant is kept only when the person who gave it belongs to the bot's own
+organisation (`orgId` of both `GET /people/me`, §E.3): another one would import strangers.
 """
 
 from __future__ import annotations
@@ -48,6 +52,19 @@ def expires(now: datetime, seconds: Any) -> datetime | None:
         return now + timedelta(seconds=float(seconds))
     except (TypeError, ValueError):
         return None
+
+
+def check_same_org(granter: Mapping[str, Any], bot: Mapping[str, Any]) -> None:
+    """PermanentFailure, in a sentence for the admin, when the grant's giver (their
+    `GET /people/me`) is in another organisation than the bot (its own), or either is unknown."""
+    granted_from, bot_org = granter.get("orgId"), bot.get("orgId")
+    if not granted_from or not bot_org or granted_from != bot_org:
+        raise PermanentFailure(
+            PLATFORM,
+            "the person who authorized belongs to another Webex organisation than the Mio bot, "
+            "so nothing was kept; a full or user admin of the bot's own organisation must run "
+            "`mio connect webex`",
+        )
 
 
 def missing_scopes(granted: str, needed: tuple[str, ...] = ADMIN_SCOPES) -> list[str]:

@@ -71,6 +71,7 @@ class Person:
     invite_pending: bool = False
     presence: str = "active"
     created: str = "2024-01-02T03:04:05.000Z"
+    org_id: str = ""  # another Webex organisation's id; "" for the stand-in's own
 
     @classmethod
     def from_account(cls, account: OrgAccount, index: int = 0) -> Person:
@@ -315,9 +316,18 @@ class State:
     actions: dict[str, AttachmentAction] = field(default_factory=dict)
     tokens: dict[str, Token] = field(default_factory=dict)
     authorizations: dict[str, Authorization] = field(default_factory=dict)
+    # Other organisations (id → name) whose people can still authorize our integration, as
+    # any Webex organisation's admin can (integrations are not tied to one organisation).
+    other_orgs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tokens[self.bot_token] = Token(self.bot.id, "bot", frozenset({"spark:all"}))
+
+    def org_of(self, person: Person) -> str:
+        return person.org_id or self.org_id
+
+    def name_of_org(self, org_id: str) -> str | None:
+        return self.org_name if org_id == self.org_id else self.other_orgs.get(org_id)
 
     def person(self, person_id: str) -> Person | None:
         return self.bot if person_id == self.bot.id else self.people.get(person_id)

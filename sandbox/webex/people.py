@@ -1,7 +1,8 @@
 """The stand-in's /v1/people and /v1/organizations, with Webex's access rules (§E.3, §I.4).
 
-Only an admin's integration token (`spark-admin:people_read`) lists the organisation; a bot or a
-person must name someone by `email`, `displayName` or `id`, or gets Webex's 400. Admin-only
+Only an admin's integration token (`spark-admin:people_read`) lists the organisation, and only
+the admin's own organisation; a bot or a person must name someone by `email`, `displayName` or
+`id`, or gets Webex's 400. Admin-only
 fields appear only to admin tokens, and paging follows RFC 5988: the `Link` header carries an
 absolute URL pointing back at this stand-in, which webexpythonsdk follows as is.
 """
@@ -48,7 +49,9 @@ class PeopleApi:
 
     def _public(self, person: Person, token: Token) -> dict[str, object]:
         return person.public(
-            self._state.org_id, admin_view=self._admin(token), strings=self.flags_as_strings
+            self._state.org_of(person),
+            admin_view=self._admin(token),
+            strings=self.flags_as_strings,
         )
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -71,7 +74,13 @@ class PeopleApi:
             if token.has_admin("spark-admin:people_read"):
                 return error(403, "Listing people requires an administrator.")
             return error(400, NEEDS_FILTER)
-        matching = [p for p in self._state.people.values() if _matches(p, filters)]
+        caller = self._state.person(token.person_id)
+        org = self._state.org_of(caller) if caller is not None else self._state.org_id
+        matching = [
+            p
+            for p in self._state.people.values()
+            if _matches(p, filters) and (filters or self._state.org_of(p) == org)
+        ]
         page_size = min(size, self.max_page_size)
         page = matching[offset : offset + page_size]
         headers = {}
@@ -113,12 +122,13 @@ class PeopleApi:
         admin_scoped = any(s.startswith("spark-admin:") for s in token.scopes)
         if token.kind != "user" or person is None or not person.is_admin or not admin_scoped:
             return error(403, "Organization details are available to administrators only.")
-        if request.match_info["org_id"] != self._state.org_id:
+        org_id = request.match_info["org_id"]
+        if org_id != self._state.org_of(person):
             return error(404, "Organization not found.")
         return web.json_response(
             {
-                "id": self._state.org_id,
-                "displayName": self._state.org_name,
+                "id": org_id,
+                "displayName": self._state.name_of_org(org_id),
                 "created": "2020-01-01T00:00:00.000Z",
             }
         )

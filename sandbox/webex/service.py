@@ -86,6 +86,21 @@ class WebexSandbox(FakeService):
     def person(self, person_id: str) -> Person:
         return self.state.people[person_id]
 
+    def add_other_org_admin(self, org_name: str, email: str, display_name: str) -> Person:
+        """A full admin of another Webex organisation, who can open our integration's authorize
+        page like anyone on Webex and grant it their own organisation's directory."""
+        org_id = hydra_id("ORGANIZATION", org_name.lower().replace(" ", "-"))
+        self.state.other_orgs[org_id] = org_name
+        person = Person(
+            id=hydra_id("PEOPLE", secrets.token_hex(6)),
+            email=email,
+            display_name=display_name,
+            is_admin=True,
+            org_id=org_id,
+        )
+        self.state.people[person.id] = person
+        return person
+
     def env(self) -> dict[str, str]:
         return {
             "WEBEX_BOT_TOKEN": self.bot_token,

@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot import connect
+from bot.directory import import_platform
 from bot.types import DELIVERY_MEMORY
 from sandbox.teams import TeamsSandbox
 from sandbox.teams.connector import WEBCHAT_SERVICE_URL, webchat_activity
 from sandbox.webex import WebexSandbox
-from store.models import Base
+from store.models import Account, Base
 from tests.e2e.conftest import ADMIN, Harness
 
 BOB = "bob@acme.test"
@@ -29,6 +31,12 @@ async def snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
             result = await session.execute(select(table))
             rows[table.name] = sorted((tuple(r) for r in result), key=repr)
     return rows
+
+
+async def accounts_on(h: Harness, platform: str) -> list[Account]:
+    async with h.core.sessions() as session:
+        result = await session.execute(select(Account).where(Account.platform == platform))
+        return list(result.scalars())
 
 
 def teams(h: Harness) -> TeamsSandbox:
@@ -122,3 +130,25 @@ async def test_a_fresh_webex_delivery_runs(harness: Harness) -> None:
     delivery = await sandbox.deliver(sandbox.captured_message(admin, f"reset {BOB}", iso(recent)))
     assert delivery.status == 200, delivery.text
     await h.wait_for(lambda: any("mio:confirm" in d.actions for d in h.agents["webex"].dms(ADMIN)))
+
+
+async def test_a_directory_grant_from_another_webex_org_is_refused(harness: Harness) -> None:
+    """Any Webex organisation's admin can authorize our integration; only the bot's own
+    organisation's directory may become Mio's, so another one's grant is not kept."""
+    h = harness
+    sandbox = webex(h)
+    stranger = sandbox.add_other_org_admin("Globex", "hank@globex.test", "Hank Scorpio")
+    link = await connect.start(h.core, "webex", ADMIN)
+    kept = {name: rows for name, rows in (await snapshot(h)).items() if name != "pending_actions"}
+    callback = await sandbox.authorize(link, stranger.id)
+    async with h.http.get(callback) as resp:
+        page = await resp.text()
+        assert resp.status == 400
+    assert "another Webex organisation" in page
+    after = await snapshot(h)
+    assert {name: rows for name, rows in after.items() if name != "pending_actions"} == kept
+    await import_platform(h.core, "webex", "test")  # still Acme's directory, with Ada's grant
+    assert h.org.find("webex", ADMIN).user_id in [
+        a.platform_user_id for a in await accounts_on(h, "webex")
+    ]
+    assert "hank@globex.test" not in [a.email for a in await accounts_on(h, "webex")]
