@@ -320,7 +320,7 @@ def status(user: Annotated[str, typer.Argument(help="email or name")]) -> None:
         pid = await find_one(core, user)
         async with core.sessions() as session:
             message = await view(session, core, pid)
-        console.print(f"[bold]{message.title}[/bold]")
+        console.print(str(message.title), style="bold", markup=False)  # a name is no markup
         for line in message.lines:
             console.print(f"  {line}", markup=False)
 

@@ -11,14 +11,26 @@ from bot.types import (
     DirectoryUser,
     Message,
     MessageRef,
+    Plain,
     Platform,
     PlatformUserId,
     ReplyTarget,
+    Rich,
+    Text,
 )
 
 
 def dump(value: Message | MessageRef | ReplyTarget | DirectoryUser) -> dict[str, Any]:
     return asdict(value)
+
+
+def load_rich(data: Any) -> Rich:
+    """A message text as `dump` wrote it: a string, or a Text's spans (plain ones as objects)."""
+    if isinstance(data, dict) and "spans" in data:
+        return Text(
+            tuple(Plain(str(s["text"])) if isinstance(s, dict) else str(s) for s in data["spans"])
+        )
+    return str(data)
 
 
 def load_message(data: dict[str, Any]) -> Message:
@@ -32,10 +44,11 @@ def load_message(data: dict[str, Any]) -> Message:
         )
         for b in data.get("buttons", ())
     )
+    title = data.get("title")
     return Message(
-        text=data["text"],
-        title=data.get("title"),
-        lines=tuple(data.get("lines", ())),
+        text=load_rich(data["text"]),
+        title=None if title is None else load_rich(title),
+        lines=tuple(load_rich(line) for line in data.get("lines", ())),
         buttons=buttons,
         ephemeral=bool(data.get("ephemeral", True)),
     )

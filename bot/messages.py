@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.types import Button, ButtonStyle, Message
+from bot.types import Button, ButtonStyle, Message, Rich, Text
 
 ALLOW = "mio:consent:allow"
 DECLINE = "mio:consent:decline"
@@ -19,9 +19,14 @@ def consent_request(
         f"can message you from {primary}?",
         title=f"{intro}Link your {secondary} account",
         lines=(
-            f"Hi {name}, your admin asked Mio to connect your *{secondary}* account, so that "
-            f"colleagues on {secondary} can send you direct messages that reach you here on "
-            f"{primary}.",
+            Text.format(
+                "Hi {name}, your admin asked Mio to connect your *{secondary}* account, so that "
+                "colleagues on {secondary} can send you direct messages that reach you here on "
+                "{primary}.",
+                name=name,
+                secondary=secondary,
+                primary=primary,
+            ),
             f"Press *Allow* and sign in to {secondary} to finish. Nothing is shared until you do.",
         ),
         buttons=(
@@ -65,16 +70,22 @@ def withdrawn(secondary: str) -> Message:
     )
 
 
-def note(text: str) -> Message:
+def note(text: Rich) -> Message:
     """A short answer only the person who acted sees."""
     return Message(text=text, lines=(text,))
 
 
+def plain_note(sentence: str) -> Message:
+    """A sentence written as plain text (the core's answers that the CLI and the Hub show too),
+    which may hold names: shown as written on every platform."""
+    return note(Text.plain(sentence))
+
+
 def confirm(
-    title: str, lines: list[str], token: str, label: str = "Confirm", danger: bool = False
+    title: Rich, lines: list[Rich], token: str, label: str = "Confirm", danger: bool = False
 ) -> Message:
     return Message(
-        text=f"{title} " + " ".join(lines),
+        text=Text.join([title, *lines]),
         title=title,
         lines=tuple(lines),
         buttons=(

@@ -6,6 +6,9 @@ format, so a new platform never needs a change in this module.
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -54,16 +57,111 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Plain:
+    """Text that is not ours to format: a display name, an email, what someone typed, or a
+    sentence written as plain text. Shown exactly as written, never read as markup, so a name
+    like `<https://evil.example|Sign in again>` cannot become a link (or a mention, or bold)."""
+
+    text: str
+
+
+Span = str | Plain  # a `str` span is our own light markdown
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Our light markdown with `Plain` spans in it: each adapter renders the markdown its own
+    way and escapes the plain spans for its own markup (`render`).
+
+    Build it with `Text.format("*{name}* ({email})", name=..., email=...)`: the template is
+    ours, every value is Plain. `str()` gives the raw characters (logs, the CLI, tests).
+    """
+
+    spans: tuple[Span, ...]
+
+    @classmethod
+    def format(cls, template: str, /, **values: str) -> Text:
+        """`template` in our light markdown; each `{name}` becomes `Plain(values[name])`."""
+        spans: list[Span] = []
+        for literal, name, _, _ in string.Formatter().parse(template):
+            if literal:
+                spans.append(literal)
+            if name is not None:
+                spans.append(Plain(values[name]))
+        return cls(tuple(spans))
+
+    @classmethod
+    def plain(cls, text: str) -> Text:
+        return cls((Plain(text),))
+
+    @classmethod
+    def join(cls, parts: Iterable[str | Text], sep: str = " ") -> Text:
+        spans: list[Span] = []
+        for index, part in enumerate(parts):
+            if index and sep:
+                spans.append(sep)
+            spans.extend(part.spans if isinstance(part, Text) else (part,))
+        return cls(tuple(spans))
+
+    def __add__(self, other: str | Text) -> Text:
+        return Text.join((self, other), sep="")
+
+    def __radd__(self, other: str) -> Text:
+        return Text.join((other, self), sep="")
+
+    def __str__(self) -> str:
+        return "".join(s if isinstance(s, str) else s.text for s in self.spans)
+
+    def splitlines(self) -> list[Text]:
+        """One Text per line, as `str.splitlines` would cut the raw characters."""
+        lines: list[list[Span]] = [[]]
+        for span in self.spans:
+            raw = span if isinstance(span, str) else span.text
+            for index, piece in enumerate(raw.split("\n")):
+                if index:
+                    lines.append([])
+                if piece:
+                    lines[-1].append(piece if isinstance(span, str) else Plain(piece))
+        return [Text(tuple(line)) for line in lines]
+
+
+Rich = str | Text  # what a message field holds: our markdown alone, or with plain spans
+
+# Plain spans stand in as these while an adapter converts our markdown around them: private-use
+# characters, which no markup rule matches.
+_HOLE = re.compile("\ue000(\\d+)\ue001")
+
+
+def render(value: Rich, markup: Callable[[str], str], escape: Callable[[str], str]) -> str:
+    """`value` in a platform's syntax: our markdown through `markup`, each plain span through
+    `escape`. The markdown is converted whole, with the plain spans held out of it, so a rule
+    such as `*bold*` still sees its two stars around a name and never sees inside it."""
+    if isinstance(value, str):
+        return markup(value)
+    plain: list[str] = []
+    template: list[str] = []
+    for span in value.spans:
+        if isinstance(span, str):
+            template.append(span.replace("\ue000", "").replace("\ue001", ""))
+        else:
+            template.append(f"\ue000{len(plain)}\ue001")
+            plain.append(span.text)
+    converted = markup("".join(template))
+    return _HOLE.sub(lambda m: escape(plain[int(m.group(1))]), converted)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """What the bot says, in a form every adapter can render natively.
 
     `title` becomes a header, `lines` are paragraphs of light markdown (`*bold*`, `_italic_`,
-    links as `<url|text>`), `buttons` go in one row under them.
+    links as `<url|text>`), `buttons` go in one row under them. Any of the texts may be a
+    `Text` holding plain spans (names, emails), which every adapter shows literally.
     """
 
-    text: str  # plain-text fallback (notifications, screen readers, clients without cards)
-    title: str | None = None
-    lines: tuple[str, ...] = ()
+    text: Rich  # plain-text fallback (notifications, screen readers, clients without cards)
+    title: Rich | None = None
+    lines: tuple[Rich, ...] = ()
     buttons: tuple[Button, ...] = ()
     ephemeral: bool = True  # a reply to a command: seen only by who ran it, where supported
 

@@ -27,7 +27,7 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import LINK_ACTION_PREFIX, render_blocks
+from adapters.slack.blocks import LINK_ACTION_PREFIX, fallback_text, render_blocks
 from adapters.slack.errors import SLACK, slack_call
 from bot.platform import EventHandler
 from bot.types import (
@@ -102,7 +102,7 @@ class SlackInbound:
             await ack()
             return
         await ack(
-            text=answer.text,
+            text=fallback_text(answer),
             blocks=render_blocks(answer),
             response_type="ephemeral" if answer.ephemeral else "in_channel",
         )

@@ -14,7 +14,7 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.env import required_when_set, setting
-from adapters.slack.blocks import render_blocks
+from adapters.slack.blocks import fallback_text, render_blocks
 from adapters.slack.errors import SLACK, slack_call
 from adapters.slack.inbound import EVENTS_PATH, SlackInbound
 from bot.platform import EventHandler
@@ -141,7 +141,7 @@ class SlackPlatform:
         blocks = render_blocks(message)
         sent = await slack_call(
             self._client.chat_postMessage(
-                channel=user.user_id, text=message.text, blocks=blocks or None
+                channel=user.user_id, text=fallback_text(message), blocks=blocks or None
             )
         )
         return MessageRef(SLACK, channel_id=str(sent["channel"]), message_id=str(sent["ts"]))
@@ -152,7 +152,7 @@ class SlackPlatform:
             self._client.chat_update(
                 channel=ref.channel_id,
                 ts=ref.message_id,
-                text=message.text,
+                text=fallback_text(message),
                 blocks=render_blocks(message),
             )
         )
@@ -166,7 +166,7 @@ class SlackPlatform:
                 # Only a confirmation prompt in an ephemeral answer is replaced (see inbound.py);
                 # a DM is the core's to edit through update_message.
                 "replace_original": bool(target.data.get("replace_original", False)),
-                "text": message.text,
+                "text": fallback_text(message),
             }
             blocks = render_blocks(message)
             if blocks:
@@ -178,7 +178,9 @@ class SlackPlatform:
             raise PermanentFailure(SLACK, "reply target has neither response_url nor channel_id")
         await slack_call(
             self._client.chat_postMessage(
-                channel=str(channel_id), text=message.text, blocks=render_blocks(message) or None
+                channel=str(channel_id),
+                text=fallback_text(message),
+                blocks=render_blocks(message) or None,
             )
         )
 

@@ -5,6 +5,12 @@ Cards are version 1.4 (what Teams renders everywhere, and what `Action.Execute` 
 back as the `value` of a message activity (§C.2, §I.23); link buttons are `Action.OpenUrl`.
 Adaptive Card markdown differs from ours: `**bold**` instead of `*bold*`, `[text](url)` instead
 of `<url|text>`, and no inline code, so lines are translated rather than passed through.
+
+Every TextBlock, the title's included, is read as markdown, so plain spans (names, emails) are
+escaped the CommonMark way, a backslash before each character that could start inline markup
+(`*`, `_`, `~`, a backtick, `[`, `]`, `<` of an autolink, the backslash itself) and before a
+leading list or quote marker: `[x](https://evil)` then shows as typed instead of as a link.
+`fallbackText` and `summary` are shown as plain text, so plain spans go there unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.types import ButtonStyle, Message
+from bot.types import ButtonStyle, Message, Rich, render
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -30,6 +36,18 @@ _BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])")
 _CODE = re.compile(r"`([^`\n]*)`")
 _MARKUP = re.compile(r"\*\*|(?<!\w)_(?=\S)|(?<=\S)_(?!\w)|\[([^\]]*)\]\([^)]*\)")
+_MARKDOWN_CHARS = re.compile(r"([\\`*_~\[\]<])")
+_LEADING_MARKER = re.compile(r"^(\s*(?:\d+)?)([-+>.)])(?=\s|$)")
+
+
+def escape(text: str) -> str:
+    """A plain span inside card markdown: shown as written, never as markup."""
+    text = _MARKDOWN_CHARS.sub(r"\\\1", text)
+    return _LEADING_MARKER.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def to_card_markdown(line: str) -> str:
@@ -46,6 +64,28 @@ def plain_text(line: str) -> str:
     return _MARKUP.sub(lambda m: m.group(1) or "", to_card_markdown(line))
 
 
+def card_text(value: Rich) -> str:
+    """A TextBlock's markdown: ours translated, plain spans escaped."""
+    return render(value, to_card_markdown, escape)
+
+
+def card_title(value: Rich) -> str:
+    """A title or label: our markup dropped, plain spans escaped (TextBlocks read markdown)."""
+    return render(value, plain_text, escape)
+
+
+def unformatted(value: Rich) -> str:
+    """For fields Teams shows as plain text (`fallbackText`, `summary`)."""
+    return render(value, plain_text, _same)
+
+
+def _lines(message: Message) -> list[Rich]:
+    if message.lines:
+        return list(message.lines)
+    pieces: list[Rich] = list(message.text.splitlines())
+    return [line for line in pieces if str(line).strip()]
+
+
 def render_card(message: Message) -> dict[str, Any]:
     """The Adaptive Card: a bold title, one wrapped TextBlock per line, then the buttons."""
     body: list[dict[str, Any]] = []
@@ -53,14 +93,15 @@ def render_card(message: Message) -> dict[str, Any]:
         body.append(
             {
                 "type": "TextBlock",
-                "text": plain_text(message.title),
+                "text": card_title(message.title),
                 "weight": "Bolder",
                 "size": "Medium",
                 "wrap": True,
             }
         )
-    lines = list(message.lines) or [line for line in message.text.splitlines() if line.strip()]
-    body += [{"type": "TextBlock", "text": to_card_markdown(line), "wrap": True} for line in lines]
+    body += [
+        {"type": "TextBlock", "text": card_text(line), "wrap": True} for line in _lines(message)
+    ]
     actions: list[dict[str, Any]] = []
     for button in message.buttons:
         if button.url:
@@ -81,7 +122,7 @@ def render_card(message: Message) -> dict[str, Any]:
         "$schema": CARD_SCHEMA,
         "version": CARD_VERSION,
         "body": body,
-        "fallbackText": plain_text(message.text),
+        "fallbackText": unformatted(message.text),
         "msteams": {"width": "Full"},
     }
     if actions:
@@ -96,6 +137,6 @@ def render_activity(message: Message) -> dict[str, Any]:
     """
     return {
         "type": "message",
-        "summary": plain_text(message.text)[:250],
+        "summary": unformatted(message.text)[:250],
         "attachments": [{"contentType": CARD_CONTENT_TYPE, "content": render_card(message)}],
     }

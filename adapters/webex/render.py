@@ -6,6 +6,12 @@ notifications and clients without cards. A press reaches us only as the `Action.
 `data` (fetched through /attachment/actions), so each button carries `{"action_id", "value"}`.
 Our light markdown is Slack-like (`*bold*`, `<url|text>`); Webex markdown and card text blocks
 both want `**bold**` and `[text](url)`.
+
+Plain spans (names, emails) are shown as written. In a message's `markdown`, `&`, `<` and `>`
+become entities, which keeps a name from being HTML or a `<@all>` / `<@personEmail:…>` mention
+(Webex's mention syntax), and a backslash goes before each character that could start other
+markup (CommonMark escapes). Card TextBlocks have no HTML or mentions, only the backslashes.
+The `text` alternative is plain: plain spans go there unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import re
 from typing import Any
 
 from adapters.webex.errors import PLATFORM
-from bot.types import Button, ButtonStyle, Message, PermanentFailure
+from bot.types import Button, ButtonStyle, Message, PermanentFailure, Rich, render
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.3"
@@ -30,6 +36,24 @@ _LINK = re.compile(r"<([^<>|\s]+)\|([^<>]+)>")
 _BARE_LINK = re.compile(r"<([a-z][a-z0-9+.-]*:[^<>|\s]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _EMPHASIS = re.compile(r"(?<![\w*_~])([*_~])(?=\S)(.+?)(?<=\S)\1(?![\w*_~])")
+_MARKDOWN_CHARS = re.compile(r"([\\`*_~\[\]<])")
+_LEADING_MARKER = re.compile(r"^(\s*(?:\d+)?)([-+>#.)])(?=\s|$|#)")
+
+
+def escape_card(text: str) -> str:
+    """A plain span in a card TextBlock (markdown, no HTML): backslash escapes."""
+    text = _MARKDOWN_CHARS.sub(r"\\\1", text)
+    return _LEADING_MARKER.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def escape_markdown(text: str) -> str:
+    """A plain span in a message's markdown: no HTML, no mention, no markup."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape_card(text)
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def to_markdown(text: str) -> str:
@@ -54,20 +78,32 @@ def fit(text: str, limit: int = MAX_MARKDOWN_BYTES) -> str:
     return raw[: limit - len("…".encode())].decode(errors="ignore") + "…"
 
 
-def _paragraphs(message: Message) -> list[str]:
+def _paragraphs(message: Message) -> list[Rich]:
     if message.lines:
         return list(message.lines)
-    lines = [line for line in message.text.splitlines() if line.strip()]
-    if message.title and lines and lines[0].strip() == message.title.strip():
+    pieces: list[Rich] = list(message.text.splitlines())
+    lines = [line for line in pieces if str(line).strip()]
+    if message.title and lines and str(lines[0]).strip() == str(message.title).strip():
         lines = lines[1:]
     return lines
 
 
+def markdown(value: Rich) -> str:
+    """Our markdown as Webex markdown, plain spans escaped for it."""
+    return render(value, to_markdown, escape_markdown)
+
+
+def unformatted(value: Rich) -> str:
+    """For the plain `text` alternative: no markup, plain spans as written."""
+    return render(value, plain_text, _same)
+
+
 def render_markdown(message: Message) -> str:
     """The whole message as markdown: the title in bold, then one paragraph per line."""
-    parts = [f"**{plain_text(message.title)}**"] if message.title else []
-    parts += [to_markdown(line) for line in _paragraphs(message)]
-    return fit("\n\n".join(parts) or to_markdown(message.text))
+    title = message.title
+    parts = [f"**{render(title, plain_text, escape_markdown)}**"] if title else []
+    parts += [markdown(line) for line in _paragraphs(message)]
+    return fit("\n\n".join(parts) or markdown(message.text))
 
 
 def _action(button: Button) -> dict[str, Any]:
@@ -98,14 +134,15 @@ def render_card(message: Message) -> dict[str, Any]:
         body.append(
             {
                 "type": "TextBlock",
-                "text": plain_text(message.title),
+                "text": render(message.title, plain_text, escape_card),
                 "weight": "Bolder",
                 "size": "Medium",
                 "wrap": True,
             }
         )
     body += [
-        {"type": "TextBlock", "text": to_markdown(p), "wrap": True} for p in _paragraphs(message)
+        {"type": "TextBlock", "text": render(p, to_markdown, escape_card), "wrap": True}
+        for p in _paragraphs(message)
     ]
     return {
         "type": "AdaptiveCard",
@@ -119,10 +156,10 @@ def render_card(message: Message) -> dict[str, Any]:
 def render_message(message: Message) -> dict[str, Any]:
     """The fields of POST /messages besides the recipient: text, markdown, attachments."""
     fields: dict[str, Any] = {
-        "text": fit(plain_text(message.text)),
+        "text": fit(unformatted(message.text)),
         "markdown": render_markdown(message)
         if not message.buttons
-        else fit(to_markdown(message.text)),
+        else fit(markdown(message.text)),
     }
     if message.buttons:
         fields["attachments"] = [

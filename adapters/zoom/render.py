@@ -3,8 +3,11 @@
 Zoom buttons carry only `text` and `value` back to us (platform-apis.md §I.25), so the
 button's action id travels inside the value as `"{action_id}|{value}"`.
 Zoom's chatbot markdown is Slack-like (`*bold*`, `_italic_`, `<url|text>`), so message lines
-keep our light markdown and ask Zoom to parse it; the header and button labels do not support
-markdown and get plain text.
+keep our light markdown and ask Zoom to parse it; the header and button labels get plain text.
+With `is_markdown_support` the header is markdown too (Zoom's "Markdown" page: header, sub
+header and text), so plain spans (names, emails) are escaped in both the Slack way: `&`, `<`
+and `>` as entities, which keeps a name from being a `<url|text>` link or an `<!all>`-style
+mention. Zoom documents no escape for `*`, `_` or `~`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.types import Button, ButtonStyle, Message
+from bot.types import Button, ButtonStyle, Message, Rich, render
 
 VALUE_SEPARATOR = "|"
 
@@ -42,6 +45,15 @@ def decode_value(raw: str) -> tuple[str, str]:
     return action_id, value
 
 
+def escape(text: str) -> str:
+    """A plain span inside Zoom markdown: its angle-bracket syntax as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _same(text: str) -> str:
+    return text
+
+
 def plain_text(markdown: str) -> str:
     """Our light markdown without its markup, for the places Zoom shows text verbatim."""
     text = _LINK.sub(lambda m: m.group(2), markdown)
@@ -50,14 +62,16 @@ def plain_text(markdown: str) -> str:
 
 
 def _head_and_lines(message: Message) -> tuple[str, list[str]]:
-    text_lines = [line for line in message.text.splitlines() if line.strip()]
+    pieces: list[Rich] = list(message.text.splitlines())
+    text_lines = [line for line in pieces if str(line).strip()]
+    head: Rich
     if message.title:
         head = message.title
         lines = list(message.lines) if message.lines else text_lines
     else:
         head = text_lines[0] if text_lines else message.text
         lines = list(message.lines) if message.lines else text_lines[1:]
-    return plain_text(head), lines
+    return render(head, plain_text, escape), [render(line, _same, escape) for line in lines]
 
 
 def render_content(message: Message) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from bot.crypto import new_token, token_hash
 from bot.directory import import_platform
 from bot.lifecycle import NotFound
 from bot.sync import Refused, SyncKind, SyncRefused
-from bot.types import ButtonPress, InboundCommand, Message, ReplyTarget
+from bot.types import ButtonPress, InboundCommand, Message, ReplyTarget, Rich, Text
 from store.models import Account, Person
 from store.repositories import Audit, Directory, PendingActions
 
@@ -30,8 +30,8 @@ CONFIRM_FOR = timedelta(minutes=15)
 
 
 class Ambiguous(LookupError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: Rich) -> None:
+        super().__init__(str(message))
         self.message = message
 
 
@@ -52,7 +52,10 @@ async def resolve(session: AsyncSession, core: Core, platform: str, text: str) -
     if mentioned is not None:
         account = await repo.account(platform, mentioned)
         if account is None or account.person_id is None:
-            raise Ambiguous(f"I don't know {text} yet. Run `/mio import {platform}` first.")
+            raise Ambiguous(
+                Text.format("I don't know {text} yet.", text=text)
+                + f" Run `/mio import {platform}` first."
+            )
         person = await repo.person(account.person_id)
         assert person is not None
         return person
@@ -62,13 +65,26 @@ async def resolve(session: AsyncSession, core: Core, platform: str, text: str) -
     found = await repo.find_people(needle)
     if not found:
         raise Ambiguous(
-            f"I couldn't find anyone called “{needle}”. Try their email address, "
-            f"or list people with `/mio users {needle.split()[0]}`."
+            Text.format(
+                "I couldn't find anyone called “{needle}”. Try their email address, "
+                "or list people with `/mio users {first}`.",
+                needle=needle,
+                first=needle.split()[0],
+            )
         )
     if len(found) > 1:
-        names = "; ".join(f"{p.display_name} ({p.email or 'no email'})" for p in found[:10])
+        names = Text.join(
+            (
+                Text.format("{name} ({email})", name=p.display_name, email=p.email or "no email")
+                for p in found[:10]
+            ),
+            "; ",
+        )
         raise Ambiguous(
-            f"“{needle}” matches {len(found)} people: {names}. Name one by email to be sure."
+            Text.format("“{needle}” matches ", needle=needle)
+            + f"{len(found)} people: "
+            + names
+            + ". Name one by email to be sure."
         )
     return found[0]
 
@@ -127,7 +143,7 @@ async def _dispatch(
             return await views.status(session, core, person.id)
         case grammar.Primary(user=user, platform=platform):
             person = await resolve(session, core, event.platform, user)
-            return messages.note(
+            return messages.plain_note(
                 await lifecycle.set_primary(session, core, actor, person.id, platform)
             )
         case grammar.Sync():
@@ -141,7 +157,11 @@ async def _dispatch(
                 event,
                 actor,
                 {"op": "unsync", "person": person.id, "platform": platform},
-                f"Unsync {person.display_name} from {core.label(platform)}?",
+                Text.format(
+                    "Unsync {name} from {label}?",
+                    name=person.display_name,
+                    label=core.label(platform),
+                ),
                 [f"Their {core.label(platform)} link is removed and any tokens are revoked."],
                 "Unsync",
                 danger=True,
@@ -154,7 +174,7 @@ async def _dispatch(
                 event,
                 actor,
                 {"op": "reset", "person": person.id},
-                f"Reset {person.display_name}?",
+                Text.format("Reset {name}?", name=person.display_name),
                 [
                     "All their syncs, grants and tokens are removed (tokens revoked) "
                     "and their primary platform is cleared.",
@@ -185,7 +205,7 @@ async def _confirm_sync(
         if command.all
         else list(command.platforms)
     )
-    lines: list[str] = []
+    lines: list[Rich] = []
     doable: list[str] = []
     primary = core.label(person.primary_platform or "")
     for platform in wanted:
@@ -198,17 +218,21 @@ async def _confirm_sync(
         doable.append(platform)
         if kind is SyncKind.CONSENT:
             lines.append(
-                f"*{label}*: {person.display_name} has a {label} account, so Mio will "
+                Text.format("*{label}*: {name}", label=label, name=person.display_name)
+                + f" has a {label} account, so Mio will "
                 f"DM them on {primary} to allow the link (consent sync)."
             )
         else:
             lines.append(
-                f"*{label}*: {person.display_name} has no {label} account, so Mio "
+                Text.format("*{label}*: {name}", label=label, name=person.display_name)
+                + f" has no {label} account, so Mio "
                 "will represent them there. This completes at once (represented sync)."
             )
     if not doable:
         return Message(
-            text=" ".join(lines), title=f"Can't sync {person.display_name}", lines=tuple(lines)
+            text=Text.join(lines),
+            title=Text.format("Can't sync {name}", name=person.display_name),
+            lines=tuple(lines),
         )
     return await _ask(
         session,
@@ -216,7 +240,7 @@ async def _confirm_sync(
         event,
         actor,
         {"op": "sync", "person": person.id, "platforms": doable},
-        f"Sync {person.display_name}?",
+        Text.format("Sync {name}?", name=person.display_name),
         lines,
         "Sync",
     )
@@ -228,8 +252,8 @@ async def _ask(
     event: InboundCommand,
     actor: str,
     command: dict[str, Any],
-    title: str,
-    lines: list[str],
+    title: Rich,
+    lines: list[Rich],
     label: str,
     danger: bool = False,
 ) -> Message:
@@ -264,20 +288,21 @@ async def confirm(session: AsyncSession, core: Core, event: ButtonPress) -> Mess
     cmd, actor = action.command, action.actor
     try:
         if cmd["op"] == "sync":
-            results = []
+            results: list[Rich] = []
             for platform in cmd["platforms"]:
                 try:
-                    results.append(
-                        await lifecycle.request(session, core, actor, cmd["person"], platform)
+                    sentence = await lifecycle.request(
+                        session, core, actor, cmd["person"], platform
                     )
+                    results.append(Text.plain(sentence))
                 except SyncRefused as exc:
                     results.append(f"{core.label(platform)}: {exc.message} {exc.fix}")
-            return Message(text=" ".join(results), title="Sync requested", lines=tuple(results))
+            return Message(text=Text.join(results), title="Sync requested", lines=tuple(results))
         if cmd["op"] == "unsync":
-            return messages.note(
+            return messages.plain_note(
                 await lifecycle.unsync(session, core, actor, cmd["person"], cmd["platform"])
             )
-        return messages.note(await lifecycle.reset(session, core, actor, cmd["person"]))
+        return messages.plain_note(await lifecycle.reset(session, core, actor, cmd["person"]))
     except NotFound:
         return messages.note("That person no longer exists (they were removed meanwhile).")
 

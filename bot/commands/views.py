@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Core
 from bot.sync import ICONS, Status, describe_reason
-from bot.types import Message
+from bot.types import Message, Rich, Text
 from store.models import Account, Person, Sync
 from store.repositories import Directory, Syncs
 
@@ -35,8 +35,9 @@ async def users(session: AsyncSession, core: Core, text: str | None) -> Message:
     ids = [p.id for p in people]
     accounts = await Directory(session).accounts_for(ids)
     syncs = await Syncs(session).for_people(ids)
-    lines = [
-        f"*{p.display_name}* ({p.email or 'no email'}) · primary: {primary_text(core, p)} · "
+    lines: list[Rich] = [
+        Text.format("*{name}* ({email})", name=p.display_name, email=p.email or "no email")
+        + f" · primary: {primary_text(core, p)} · "
         f"{status_cells(core, p, accounts[p.id], syncs[p.id])}"
         for p in people
     ]
@@ -49,8 +50,8 @@ async def users(session: AsyncSession, core: Core, text: str | None) -> Message:
         f"Legend: ✅ synced · 🕒 pending · ⚠️ failed · 🔁 not created. "
         f"{apart['bots']} bot and {apart['guests']} guest account(s) kept apart."
     )
-    title = f"People matching “{text}”" if text else "People"
-    return Message(text=f"{title}: {total}", title=f"{title} ({total})", lines=tuple(lines))
+    title: Rich = Text.format("People matching “{text}”", text=text) if text else "People"
+    return Message(text=title + f": {total}", title=title + f" ({total})", lines=tuple(lines))
 
 
 async def status(session: AsyncSession, core: Core, person_id: int) -> Message:
@@ -58,10 +59,18 @@ async def status(session: AsyncSession, core: Core, person_id: int) -> Message:
     assert person is not None
     accounts = await Directory(session).accounts_of(person_id)
     syncs = {s.platform: s for s in await Syncs(session).of_person(person_id)}
-    lines = [f"Email: {person.email or 'none'} · Primary: {primary_text(core, person)}"]
+    lines: list[Rich] = [
+        Text.format("Email: {email}", email=person.email or "none")
+        + f" · Primary: {primary_text(core, person)}"
+    ]
     for acc in accounts:
         state = "active" if acc.is_active else "inactive"
-        lines.append(f"{core.label(acc.platform)} account: {acc.display_name} ({state})")
+        lines.append(
+            Text.format(
+                "{label} account: {name}", label=core.label(acc.platform), name=acc.display_name
+            )
+            + f" ({state})"
+        )
     for platform in core.platforms:
         if platform == person.primary_platform:
             continue
@@ -73,8 +82,5 @@ async def status(session: AsyncSession, core: Core, person_id: int) -> Message:
         if sync is not None and sync.reason:
             line += f". {describe_reason(sync.reason, core.label(platform))}"
         lines.append(line)
-    return Message(
-        text=f"{person.display_name}: " + "; ".join(lines),
-        title=person.display_name,
-        lines=tuple(lines),
-    )
+    name = Text.plain(person.display_name)
+    return Message(text=name + ": " + Text.join(lines, "; "), title=name, lines=tuple(lines))
