@@ -152,3 +152,13 @@ async def test_a_directory_grant_from_another_webex_org_is_refused(harness: Harn
         a.platform_user_id for a in await accounts_on(h, "webex")
     ]
     assert "hank@globex.test" not in [a.email for a in await accounts_on(h, "webex")]
+
+
+async def test_the_connector_key_is_endorsed_for_every_channel_as_microsofts_are(
+    harness: Harness,
+) -> None:
+    """The sandbox's JWKS is faithful: the key that signs Teams deliveries signs Web Chat's
+    too, which is why the bot must read the activity's channelId."""
+    connector, other = teams(harness).keys.jwks()["keys"]
+    assert {"msteams", "webchat", "directline"} <= set(connector["endorsements"])
+    assert "msteams" not in other["endorsements"]
