@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.models import (
     Account,
     AuditEntry,
+    Grant,
     HubSession,
     HubTicket,
     Person,
@@ -225,6 +226,24 @@ async def last_events(session: AsyncSession) -> dict[str, datetime]:
     return {platform: at for platform, at in result.all() if at is not None}
 
 
+async def accounts_with_email(session: AsyncSession, email: str) -> list[Account]:
+    """Every account carrying a (normalised) email, on any platform: who a Hub actor is."""
+    result = await session.execute(
+        select(Account).where(func.lower(func.trim(Account.email)) == email).limit(50)
+    )
+    return list(result.scalars())
+
+
+async def grant_backs_sync(session: AsyncSession, platform: str, user_id: str) -> bool:
+    """Whether Mio keeps this account's consent as a person's grant (their sync relies on it)."""
+    result = await session.execute(
+        select(Grant.id)
+        .where(Grant.platform == platform, Grant.platform_user_id == user_id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none() is not None
+
+
 class HubSessions(Repo):
     """Signed-in Hub admins, found by the hash of the cookie's random id."""
 
@@ -242,10 +261,18 @@ class HubSessions(Repo):
     async def end(self, token_hash: str) -> None:
         await self.session.execute(delete(HubSession).where(HubSession.token_hash == token_hash))
 
+    async def end_all(self, actor: str) -> int:
+        """Every session of one identity (sign out everywhere); returns how many ended."""
+        result = await self.session.execute(delete(HubSession).where(HubSession.actor == actor))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def prune(self, now: datetime) -> None:
-        """Expired sessions and tickets are useless; drop them when someone signs in."""
+        """Expired sessions, and tickets expired or already used, are useless: drop them
+        (the hourly job, and whenever someone signs in)."""
         await self.session.execute(delete(HubSession).where(HubSession.expires_at <= now))
-        await self.session.execute(delete(HubTicket).where(HubTicket.expires_at <= now))
+        await self.session.execute(
+            delete(HubTicket).where(or_(HubTicket.expires_at <= now, HubTicket.used))
+        )
 
 
 class HubTickets(Repo):

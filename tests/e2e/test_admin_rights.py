@@ -1,0 +1,104 @@
+"""Who may run Mio's commands: first contact, refusal before parsing, one rule for admins."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete
+
+from bot.commands.run import NOT_AN_ADMIN
+from store.models import Account, Person
+from store.repositories import Audit, Directory
+from tests.e2e.conftest import ADMIN, Harness
+
+CAROL = "carol@acme.test"  # on Slack and Zoom, an admin nowhere
+
+
+def refused(answer: str) -> bool:
+    """The fixed refusal and nothing else (a platform may repeat it as fallback text)."""
+    return NOT_AN_ADMIN in answer and not answer.replace(NOT_AN_ADMIN, "").strip()
+
+
+async def forget_everyone(h: Harness) -> None:
+    """The database of a fresh install: nobody was ever imported."""
+    async with h.core.transaction() as session:
+        await session.execute(delete(Account))
+        await session.execute(delete(Person))
+
+
+@pytest.mark.parametrize("platform", ["slack", "zoom", "teams", "webex"])
+async def test_an_admin_never_imported_is_looked_up_and_may_import(
+    harness: Harness, platform: str
+) -> None:
+    h = harness
+    await forget_everyone(h)
+    answer = await h.command(platform, ADMIN, f"import {platform}")
+    assert "Only Mio admins" not in answer
+    assert "Importing users from" in answer
+    uid = h.agents[platform].user_id(ADMIN)
+    async with h.core.sessions() as session:
+        account = await Directory(session).account(platform, uid)
+        assert account is not None and account.email == ADMIN  # stored as an import would
+        assert account.person_id is not None
+        person = await Directory(session).person(account.person_id)
+    assert person is not None and person.match_key == ADMIN  # matched by email
+    assert person.primary_platform == platform  # one account: its primary, as import sets
+
+
+async def test_a_platform_admin_never_imported_counts_and_a_stranger_does_not(
+    harness: Harness,
+) -> None:
+    h = harness
+    await forget_everyone(h)
+    h.slack.users["U0GRACE"]["is_admin"] = True  # a Slack admin, not in MIO_ADMINS
+    assert "People" in await h.command("slack", "grace@acme.test", "users")
+    assert refused(await h.command("slack", CAROL, "users"))
+    async with h.core.sessions() as session:
+        carol = await Directory(session).account("slack", "U0CAROL")
+    assert carol is not None and not carol.is_admin  # stored too: known from now on
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sync eve zoom",  # today: "`zoom` is not a platform I know" names the platforms
+        "sync bob@acme.test myspace",
+        "status bob@acme.test",  # would show Bob's accounts
+        "primary nobody@acme.test slack",  # would say whether the person exists
+        "frobnicate",
+        "help nonsense",
+        "import teams",
+    ],
+)
+async def test_non_admins_are_refused_before_parsing(harness: Harness, text: str) -> None:
+    h = harness
+    for platform in ("slack", "zoom"):
+        answer = await h.command(platform, CAROL, text)
+        assert refused(answer), answer
+    async with h.core.sessions() as session:
+        audit = [e for e in await Audit(session).recent(20) if e.action == "command.refused"]
+    assert audit and audit[0].actor == CAROL and audit[0].detail["text"] == text
+
+
+async def test_non_admins_may_read_help_and_learn_what_they_can_do(harness: Harness) -> None:
+    answer = await harness.command("slack", CAROL, "help")
+    assert "`help [command]`" in answer and "ask one of them to sync you" in answer
+    assert "sync <user>" not in answer  # admin commands are not listed for them
+
+
+async def test_a_deactivated_admin_is_refused(harness: Harness) -> None:
+    h = harness
+    async with h.core.transaction() as session:
+        account = await Directory(session).account("slack", "U0ADA")
+        assert account is not None
+        account.is_active = False
+    assert refused(await h.command("slack", ADMIN, "users"))
+
+
+async def test_bots_are_never_admins_even_by_email(harness: Harness) -> None:
+    from bot import admins
+
+    async with harness.core.sessions() as session:
+        bot = await Directory(session).account("slack", "U0DEPLOYBOT")
+    assert bot is not None
+    bot.email, bot.is_admin = ADMIN, True
+    assert not admins.account_is_admin(harness.core.settings.admins, bot)
