@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import delete
 
 from bot.commands.run import NOT_AN_ADMIN
+from sandbox.webex.model import FULL_ADMIN_ROLE, READONLY_ADMIN_ROLE
 from store.models import Account, Person
 from store.repositories import Audit, Directory
 from tests.e2e.conftest import ADMIN, Harness
@@ -102,3 +103,28 @@ async def test_bots_are_never_admins_even_by_email(harness: Harness) -> None:
     assert bot is not None
     bot.email, bot.is_admin = ADMIN, True
     assert not admins.account_is_admin(harness.core.settings.admins, bot)
+
+
+@pytest.mark.parametrize(
+    ("roles", "admin"),
+    [
+        ([READONLY_ADMIN_ROLE], False),  # a Webex role, but not one that manages people
+        (["Y2lzY29zcGFyazovL3VzL1JPTEUvaWRfdXNlcl9hZG1pbg"], True),  # id_user_admin
+        ([FULL_ADMIN_ROLE], True),
+    ],
+)
+async def test_only_webex_full_and_user_admins_are_admins(
+    harness: Harness, roles: list[str], admin: bool
+) -> None:
+    from bot.directory import import_platform
+
+    h = harness
+    webex = h.sandbox.services["webex"]
+    vic = h.org.find("webex", "vic@acme.test").user_id
+    webex.state.people[vic].other_roles = list(roles)  # type: ignore[attr-defined]
+    await import_platform(h.core, "webex", "test")
+    async with h.core.sessions() as session:
+        account = await Directory(session).account("webex", vic)
+    assert account is not None and account.is_admin is admin
+    answer = await h.command("webex", "vic@acme.test", "users")
+    assert refused(answer) is not admin
