@@ -25,6 +25,7 @@ from store.models import (
     Grant,
     HubSession,
     HubTicket,
+    PendingAction,
     Person,
     ProcessedEvent,
     Sync,
@@ -242,6 +243,15 @@ async def grant_backs_sync(session: AsyncSession, platform: str, user_id: str) -
         .limit(1)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def prune_expired(session: AsyncSession, now: datetime) -> None:
+    """The hourly job: ended Hub sessions, spent or expired sign-in tickets, and chat
+    confirmations nobody can press any more."""
+    await HubSessions(session).prune(now)
+    await session.execute(
+        delete(PendingAction).where(or_(PendingAction.expires_at <= now, PendingAction.used))
+    )
 
 
 class HubSessions(Repo):
