@@ -26,6 +26,14 @@ def status_cells(core: Core, person: Person, accounts: list[Account], syncs: lis
     return " · ".join(cells)
 
 
+def is_inactive(accounts: list[Account]) -> bool:
+    """Every account the person had is deactivated or deleted: nothing can be synced."""
+    return not any(a.is_active and not a.is_bot for a in accounts)
+
+
+INACTIVE = "inactive: all their accounts are deactivated or deleted"
+
+
 def primary_text(core: Core, person: Person) -> str:
     return core.label(person.primary_platform) if person.primary_platform else "not chosen"
 
@@ -36,8 +44,13 @@ async def users(session: AsyncSession, core: Core, text: str | None) -> Message:
     accounts = await Directory(session).accounts_for(ids)
     syncs = await Syncs(session).for_people(ids)
     lines = [
-        f"*{p.display_name}* ({p.email or 'no email'}) · primary: {primary_text(core, p)} · "
-        f"{status_cells(core, p, accounts[p.id], syncs[p.id])}"
+        f"*{p.display_name}* ({p.email or 'no email'}) · "
+        + (
+            INACTIVE
+            if is_inactive(accounts[p.id])
+            else f"primary: {primary_text(core, p)} · "
+            f"{status_cells(core, p, accounts[p.id], syncs[p.id])}"
+        )
         for p in people
     ]
     if total > len(people):

@@ -65,8 +65,22 @@ def csrf_token(core: Core, session_token: str) -> str:
     return hmac.new(key, b"mio-hub-csrf:" + session_token.encode(), sha256).hexdigest()
 
 
+class NotAnAdmin(ValueError):
+    """A sign-in link was asked for someone the admin rule does not let in."""
+
+
 async def create_link(core: Core, created_by: str) -> str:
-    """A one-time sign-in link, valid 10 minutes (what `mio hub-link` and `mio demo` print)."""
+    """A one-time sign-in link, valid 10 minutes (what `mio hub-link` and `mio demo` print).
+
+    `created_by` is who the session will be for: an admin's email, or the operator (`cli`).
+    A link for anyone else would only be refused on its first page, so none is issued.
+    """
+    async with core.sessions() as session:
+        if not await admins.actor_is_admin(session, core.settings.admins, created_by):
+            raise NotAnAdmin(
+                f"{created_by} is not a Mio admin, so no sign-in link was made. Use the email "
+                "of someone in MIO_ADMINS or of a platform admin, or leave out --as."
+            )
     token = new_token()
     now = core.clock.now()
     async with core.transaction() as session:
