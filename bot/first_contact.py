@@ -17,9 +17,17 @@ from bot.matching import is_person, match_key, normalize_email
 from bot.sync import auto_primary
 from bot.types import DirectoryUser, PlatformError, PlatformUserId
 from store.models import Account
-from store.repositories import Directory
+from store.repositories import Audit, Directory
 
 log = logging.getLogger(__name__)
+
+
+class CannotCheck(Exception):
+    """The platform did not answer who an unknown caller is; `sentence` says so to them."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
 
 
 async def known_account(
@@ -27,8 +35,9 @@ async def known_account(
 ) -> Account | None:
     """The caller's account, looked up on the platform first when Mio does not know it.
 
-    None when the platform knows nobody by that id or cannot be asked right now (logged):
-    the caller is then treated as nobody in particular, never as an admin.
+    None when the platform knows nobody by that id: the caller is then nobody in particular,
+    never an admin. `CannotCheck` when the platform cannot be asked right now, so the caller
+    is told to try again rather than that they are not an admin.
     """
     repo = Directory(session)
     account = await repo.account(platform, user_id)
@@ -39,7 +48,10 @@ async def known_account(
         user = await adapter.lookup_user(PlatformUserId(user_id))
     except PlatformError as exc:
         log.warning("could not look up %s user %s: %s", platform, user_id, exc.reason)
-        return None
+        raise CannotCheck(
+            f"I could not ask {core.label(platform)} who you are ({exc.reason}). "
+            "Try again in a minute."
+        ) from exc
     if user is None or user.platform != platform or user.user_id != user_id:
         return None
     await store(session, core, user)
@@ -82,6 +94,15 @@ async def store(session: AsyncSession, core: Core, user: DirectoryUser) -> None:
     )
     if person_id is not None:
         await _auto_primary(repo, person_id)
+    Audit(session).add(
+        now,
+        "system",
+        "directory.looked_up",
+        person_id,
+        platform=user.platform,
+        user_id=user.user_id,
+        why="an unknown caller",
+    )
 
 
 async def _auto_primary(repo: Directory, person_id: int) -> None:

@@ -75,7 +75,10 @@ async def resolve(session: AsyncSession, core: Core, platform: str, text: str) -
 async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Message:
     """Who asks is settled before what they ask is read: a caller who is not an admin learns
     nothing from parse errors or checks (which platforms exist, who is in the directory)."""
-    account = await first_contact.known_account(session, core, event.platform, event.user_id)
+    try:
+        account = await first_contact.known_account(session, core, event.platform, event.user_id)
+    except first_contact.CannotCheck as exc:
+        return messages.note(exc.sentence)
     actor = actor_name(account, event.platform, event.user_id)
     now = core.clock.now()
     if not is_admin(core, account):
@@ -282,7 +285,11 @@ async def confirm(session: AsyncSession, core: Core, event: ButtonPress) -> Mess
         return messages.note("Cancelled. Nothing was changed.")
     if action.expires_at <= core.clock.now():
         return messages.note("This confirmation has expired. Run the command again.")
-    account = await first_contact.known_account(session, core, event.platform, event.user_id)
+    try:
+        account = await first_contact.known_account(session, core, event.platform, event.user_id)
+    except first_contact.CannotCheck as exc:
+        action.used = False  # nothing ran: the same button may be pressed again
+        return messages.note(exc.sentence)
     if not is_admin(core, account):
         return messages.note("You are no longer a Mio admin, so this was not run.")
     cmd, actor = action.command, action.actor

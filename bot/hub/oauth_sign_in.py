@@ -111,16 +111,10 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
         grant = await adapter.exchange_code(q["code"], redirect_uri(core, platform))
     except PlatformError as exc:
         raise HubError(502, f"{label} refused the sign-in ({exc.reason}). Try again.") from None
-    async with core.transaction() as session:
-        user_id = grant.identity.user_id
-        account = await first_contact.known_account(session, core, platform, user_id)
-        actor, name = _who(platform, grant, account)
-        allowed = admins.account_is_admin(core.settings.admins, account)
-        keep = await grant_backs_sync(session, platform, user_id)
-        if not allowed:
-            Audit(session).add(
-                core.clock.now(), actor, "hub.sign_in_refused", None, platform=platform
-            )
+    try:
+        actor, name, allowed, keep = await _decide(core, platform, grant)
+    except first_contact.CannotCheck as exc:
+        raise HubError(502, exc.sentence) from None
     if not keep:
         _revoke_later(core, platform, grant)
     if not allowed:
@@ -134,6 +128,22 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
     await start_session(core, response, actor, name, platform)
     response.del_cookie(STATE_COOKIE, path="/hub/auth")  # one use per browser
     return response
+
+
+async def _decide(core: Core, platform: str, grant: TokenGrant) -> tuple[str, str, bool, bool]:
+    """(actor, name, is an admin, a sync relies on this account's grant), the account looked
+    up on the platform first if Mio never imported it."""
+    user_id = grant.identity.user_id
+    async with core.transaction() as session:
+        account = await first_contact.known_account(session, core, platform, user_id)
+        actor, name = _who(platform, grant, account)
+        allowed = admins.account_is_admin(core.settings.admins, account)
+        keep = await grant_backs_sync(session, platform, user_id)
+        if not allowed:
+            Audit(session).add(
+                core.clock.now(), actor, "hub.sign_in_refused", None, platform=platform
+            )
+    return actor, name, allowed, keep
 
 
 def _who(platform: str, grant: TokenGrant, account: Account | None) -> tuple[str, str]:

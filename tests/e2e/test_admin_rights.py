@@ -128,3 +128,15 @@ async def test_only_webex_full_and_user_admins_are_admins(
     assert account is not None and account.is_admin is admin
     answer = await h.command("webex", "vic@acme.test", "users")
     assert refused(answer) is not admin
+
+
+async def test_a_platform_that_cannot_say_who_is_asking_gets_a_try_again(
+    harness: Harness,
+) -> None:
+    h = harness
+    await forget_everyone(h)
+    h.slack.fail("users.info", 500, times=3)  # every attempt of the look-up
+    answer = await h.command("slack", ADMIN, "import slack")
+    assert "could not ask Slack who you are" in answer and "Try again" in answer
+    assert NOT_AN_ADMIN not in answer
+    assert "Importing users from" in await h.command("slack", ADMIN, "import slack")

@@ -183,3 +183,17 @@ async def test_signing_in_with_teams_keeps_the_grant_behind_a_sync(harness: Harn
         assert (await oauth(Hub(h, http), "teams", ADMIN))[0] == 303
     await wait_imports(h.core)  # the sign-in's revocation, had there been one, ran
     assert teams.deleted_grants == []  # type: ignore[attr-defined]
+
+
+async def test_a_sign_in_the_platform_cannot_vouch_for_says_try_again(harness: Harness) -> None:
+    make_platform_admin(harness, "zoom", GRACE)
+    async with harness.core.transaction() as session:
+        await session.execute(delete(Account).where(Account.platform == "zoom"))
+    zoom = harness.zoom
+    uid = harness.org.find("zoom", GRACE).user_id
+    async with jar() as http:
+        hub = Hub(harness, http)
+        zoom.fail(f"/v2/users/{uid}", 500)  # Zoom asks 10 s for a 5xx: not waited out
+        status, page = await oauth(hub, "zoom", GRACE)
+        assert status == 502 and "could not ask Zoom who you are" in page
+        assert (await oauth(hub, "zoom", GRACE))[0] == 303  # once Zoom answers again
