@@ -60,11 +60,13 @@ class Row:
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-def _hover(core: Core, person: Person, platform: str, sync: Sync | None) -> str:
+def _hover(core: Core, platform: str, sync: Sync | None, why_not: str) -> str:
+    """The cell's sentence; where the rules refuse a sync, why instead of an offer."""
     label = core.label(platform)
     status = Status(sync.status) if sync is not None else Status.NOT_CREATED
+    refused = f"No sync can be requested: {why_not}"
     if status is Status.NOT_CREATED:
-        return f"{label}: not created. Press to request a sync."
+        return f"{label}: not created. " + (refused if why_not else "Press to request a sync.")
     if status is Status.PENDING:
         where = core.label(sync.primary_platform) if sync is not None else "their primary"
         return f"{label}: pending. Waiting for them to allow the link in a DM on {where}."
@@ -72,7 +74,7 @@ def _hover(core: Core, person: Person, platform: str, sync: Sync | None) -> str:
         kind = f" ({sync.kind} sync)" if sync is not None and sync.kind else ""
         return f"{label}: synced{kind}."
     reason = describe_reason(sync.reason or "", label) if sync is not None else ""
-    return f"{label}: failed. {reason} Press to try again."
+    return f"{label}: failed. {reason} " + (refused if why_not else "Press to try again.")
 
 
 def _refusal(core: Core, person: PersonFacts, platform: str) -> str:
@@ -82,6 +84,20 @@ def _refusal(core: Core, person: PersonFacts, platform: str) -> str:
     except SyncRefused as refused:
         return f"{refused.message} {HUB_FIXES.get(refused.rule, refused.fix)}"
     return ""
+
+
+def _cell(core: Core, person: PersonFacts, platform: str, sync: Sync | None) -> Cell:
+    status = Status(sync.status) if sync is not None else Status.NOT_CREATED
+    can_request = status in (Status.NOT_CREATED, Status.FAILED)
+    why_not = _refusal(core, person, platform) if can_request else ""
+    return Cell(
+        platform=platform,
+        label=core.label(platform),
+        status=status.value,
+        icon=ICONS[status],
+        hover=_hover(core, platform, sync, why_not),
+        can_request=can_request and not why_not,
+    )
 
 
 def build_row(core: Core, person: Person, accounts: list[Account], syncs: list[Sync]) -> Row:
@@ -97,29 +113,11 @@ def build_row(core: Core, person: Person, accounts: list[Account], syncs: list[S
     elif not choices:
         primary_label = INACTIVE_LABEL
     by_platform = {s.platform: s for s in syncs}
-    cells = []
-    for platform in connected:
-        if platform == person.primary_platform:
-            continue
-        sync = by_platform.get(platform)
-        status = Status(sync.status) if sync is not None else Status.NOT_CREATED
-        hover = _hover(core, person, platform, sync)
-        can_request = status in (Status.NOT_CREATED, Status.FAILED)
-        why_not = _refusal(core, known, platform) if can_request else ""
-        if why_not:
-            for offer in (" Press to request a sync.", " Press to try again."):
-                hover = hover.replace(offer, "")
-            hover += f" No sync can be requested: {why_not}"
-        cells.append(
-            Cell(
-                platform=platform,
-                label=core.label(platform),
-                status=status.value,
-                icon=ICONS[status],
-                hover=hover,
-                can_request=can_request and not why_not,
-            )
-        )
+    cells = [
+        _cell(core, known, platform, by_platform.get(platform))
+        for platform in connected
+        if platform != person.primary_platform
+    ]
     return Row(
         id=person.id,
         name=person.display_name or person.email or f"Person {person.id}",
