@@ -132,8 +132,8 @@ class SlackPlatform:
                 return
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
-        """users.info: the same member object users.list pages through (Tier 4, platform-apis
-        §G); `user_not_found` means Slack knows nobody by that id."""
+        """users.info: the same member object users.list pages through (platform-apis §E.1;
+        Tier 4 on Slack's method page); `user_not_found` means Slack knows nobody by that id."""
         try:
             info = await patiently(
                 lambda: slack_call(self._client.users_info(user=user_id)),
