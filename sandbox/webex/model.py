@@ -22,7 +22,8 @@ from sandbox.org import OrgAccount
 
 NO_TOKEN = "The request requires a valid access token set in the Authorization request header."
 FULL_ADMIN_ROLE = "Y2lzY29zcGFyazovL3VzL1JPTEUvaWRfZnVsbF9hZG1pbg"
-# Roles that administer nothing about people (Webex Roles API): a person may hold them alone.
+# `roles` is an admin-only field of a person (platform-apis.md §E.3); Webex has roles that
+# administer nothing about people (Webex Roles API), which a person may hold alone.
 READONLY_ADMIN_ROLE = "Y2lzY29zcGFyazovL3VzL1JPTEUvaWRfcmVhZG9ubHlfYWRtaW4"
 PRESENCE = ("active", "inactive", "DoNotDisturb", "meeting", "unknown")
 
