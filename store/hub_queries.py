@@ -4,9 +4,9 @@ Every page is one bounded query that walks an index (keyset paging on `(display_
 newest first on the audit id) plus one count, so a page costs about the same with 100 people
 as with 100,000. Every row of `people` is listed: import creates a person only from an
 account that is not a bot or a guest, so no per-row check is needed (a person whose accounts
-all left is shown as inactive, with no sync offered, which is worth seeing). The page's accounts and syncs
-are then loaded in two queries (`Directory.accounts_for`, `Syncs.for_people`), never one per
-row.
+all left is shown as inactive, with no sync offered, which is worth seeing). The page's
+accounts and syncs are then loaded in two queries (`Directory.accounts_for`,
+`Syncs.for_people`), never one per row.
 """
 
 from __future__ import annotations
