@@ -195,7 +195,9 @@ def connect(platform: Annotated[str, typer.Argument(help="the platform to author
 
 @app.command("hub-link")
 def hub_link(
-    who: Annotated[str, typer.Option("--as", help="the admin's email, for the audit log")] = "cli",
+    who: Annotated[
+        str, typer.Option("--as", help="an admin's email (checked); the operator without it")
+    ] = "cli",
 ) -> None:
     """Print a one-time link that signs an admin in to the web Hub (works 10 minutes).
 
