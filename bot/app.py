@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.types import DELIVERY_MEMORY
 from bot.web import CORE, routes
 from store.db import make_engine, make_sessionmaker, require_current_schema
+from store.hub_queries import prune_expired
 from store.repositories import Events
 
 log = logging.getLogger(__name__)
@@ -107,3 +108,4 @@ def create_app(
 async def _prune(core: Core) -> None:
     async with core.transaction() as session:
         await Events(session).prune(core.clock.now() - EVENT_MEMORY)
+        await prune_expired(session, core.clock.now())

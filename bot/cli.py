@@ -17,7 +17,7 @@ from rich.table import Table
 
 from bot import lifecycle
 from bot.app import build_core
-from bot.commands.views import primary_text
+from bot.commands.views import is_inactive, primary_text
 from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.delivery import Worker
@@ -195,16 +195,22 @@ def connect(platform: Annotated[str, typer.Argument(help="the platform to author
 
 @app.command("hub-link")
 def hub_link(
-    who: Annotated[str, typer.Option("--as", help="the admin's email, for the audit log")] = "cli",
+    who: Annotated[
+        str, typer.Option("--as", help="an admin's email (checked); the operator without it")
+    ] = "cli",
 ) -> None:
     """Print a one-time link that signs an admin in to the web Hub (works 10 minutes).
 
     Example: mio hub-link --as ada@acme.test
     """
-    from bot.hub import create_link
+    from bot.hub.auth import NotAnAdmin, create_link
 
     async def work(core: Core) -> None:
-        link = await create_link(core, who.strip().lower() or "cli")
+        try:
+            link = await create_link(core, who.strip().lower() or "cli")
+        except NotAnAdmin as exc:
+            console.print(f"[red]{exc}[/red]", soft_wrap=True)
+            raise typer.Exit(1) from None
         console.print(
             "Open this link to sign in to the Hub (it works once, for 10 minutes; "
             "`mio serve` must be running):"
@@ -289,6 +295,7 @@ def users(
         async with core.sessions() as session:
             people, total = await Directory(session).list_people(filter, 0, limit)
             syncs = await Syncs(session).for_people([p.id for p in people])
+            accounts = await Directory(session).accounts_for([p.id for p in people])
         table = Table(title=f"People ({total})")
         table.add_column("Name")
         table.add_column("Email")
@@ -296,6 +303,11 @@ def users(
         for name in core.platforms:
             table.add_column(core.label(name), justify="center")
         for p in people:
+            if is_inactive(accounts[p.id]):  # nothing to sync: no 🔁 to suggest otherwise
+                table.add_row(
+                    p.display_name, p.email or "", "inactive", *["" for _ in core.platforms]
+                )
+                continue
             by = {s.platform: Status(s.status) for s in syncs[p.id]}
             cells = [
                 "—" if n == p.primary_platform else ICONS[by.get(n, Status.NOT_CREATED)]
@@ -303,7 +315,10 @@ def users(
             ]
             table.add_row(p.display_name, p.email or "", primary_text(core, p), *cells)
         console.print(table)
-        console.print("✅ synced  🕒 pending  ⚠️ failed  🔁 not created  — primary")
+        console.print(
+            "✅ synced  🕒 pending  ⚠️ failed  🔁 not created  — primary  "
+            "inactive: every account deactivated or deleted"
+        )
 
     with_core(work)
 

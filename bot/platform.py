@@ -21,6 +21,11 @@ from bot.types import (
     TokenGrant,
 )
 
+# How long a look-up of an unknown caller may wait out the platform's 429s: someone is waiting
+# for an answer (and Slack wants its ack within 3 seconds), so only short pauses are waited out.
+LOOKUP_ATTEMPTS = 3
+LOOKUP_LONGEST_WAIT = 5.0
+
 # The core's answer to an inbound event: a message to show at once (the ack), or None.
 EventHandler = Callable[[InboundEvent], Awaitable[Message | None]]
 
@@ -54,6 +59,12 @@ class ChatPlatform(Protocol):
 
     def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
         """The whole directory, one platform page at a time (active and deactivated)."""
+        ...
+
+    async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
+        """One account by its platform id, as `list_users` would report it; None when the
+        platform knows no such user. For a caller Mio never imported (first contact); 429s
+        are waited out (`adapters.retry.patiently`)."""
         ...
 
     def parse_mention(self, token: str) -> PlatformUserId | None:

@@ -4,9 +4,9 @@ Every page is one bounded query that walks an index (keyset paging on `(display_
 newest first on the audit id) plus one count, so a page costs about the same with 100 people
 as with 100,000. Every row of `people` is listed: import creates a person only from an
 account that is not a bot or a guest, so no per-row check is needed (a person whose accounts
-all left shows "No active account", which is worth seeing). The page's accounts and syncs
-are then loaded in two queries (`Directory.accounts_for`, `Syncs.for_people`), never one per
-row.
+all left is shown as inactive, with no sync offered, which is worth seeing). The page's
+accounts and syncs are then loaded in two queries (`Directory.accounts_for`,
+`Syncs.for_people`), never one per row.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.models import (
     Account,
     AuditEntry,
+    Grant,
     HubSession,
     HubTicket,
+    PendingAction,
     Person,
     ProcessedEvent,
     Sync,
@@ -225,6 +227,33 @@ async def last_events(session: AsyncSession) -> dict[str, datetime]:
     return {platform: at for platform, at in result.all() if at is not None}
 
 
+async def accounts_with_email(session: AsyncSession, email: str) -> list[Account]:
+    """Every account carrying a (normalised) email, on any platform: who a Hub actor is."""
+    result = await session.execute(
+        select(Account).where(func.lower(func.trim(Account.email)) == email).limit(50)
+    )
+    return list(result.scalars())
+
+
+async def grant_backs_sync(session: AsyncSession, platform: str, user_id: str) -> bool:
+    """Whether Mio keeps this account's consent as a person's grant (their sync relies on it)."""
+    result = await session.execute(
+        select(Grant.id)
+        .where(Grant.platform == platform, Grant.platform_user_id == user_id)
+        .limit(1)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def prune_expired(session: AsyncSession, now: datetime) -> None:
+    """The hourly job: ended Hub sessions, spent or expired sign-in tickets, and chat
+    confirmations nobody can press any more."""
+    await HubSessions(session).prune(now)
+    await session.execute(
+        delete(PendingAction).where(or_(PendingAction.expires_at <= now, PendingAction.used))
+    )
+
+
 class HubSessions(Repo):
     """Signed-in Hub admins, found by the hash of the cookie's random id."""
 
@@ -242,10 +271,18 @@ class HubSessions(Repo):
     async def end(self, token_hash: str) -> None:
         await self.session.execute(delete(HubSession).where(HubSession.token_hash == token_hash))
 
+    async def end_all(self, actor: str) -> int:
+        """Every session of one identity (sign out everywhere); returns how many ended."""
+        result = await self.session.execute(delete(HubSession).where(HubSession.actor == actor))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def prune(self, now: datetime) -> None:
-        """Expired sessions and tickets are useless; drop them when someone signs in."""
+        """Expired sessions, and tickets expired or already used, are useless: drop them
+        (the hourly job, and whenever someone signs in)."""
         await self.session.execute(delete(HubSession).where(HubSession.expires_at <= now))
-        await self.session.execute(delete(HubTicket).where(HubTicket.expires_at <= now))
+        await self.session.execute(
+            delete(HubTicket).where(or_(HubTicket.expires_at <= now, HubTicket.used))
+        )
 
 
 class HubTickets(Repo):

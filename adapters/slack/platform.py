@@ -14,10 +14,11 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.env import required_when_set, setting
+from adapters.retry import patiently
 from adapters.slack.blocks import fallback_text, render_blocks
 from adapters.slack.errors import SLACK, slack_call
 from adapters.slack.inbound import EVENTS_PATH, SlackInbound
-from bot.platform import EventHandler
+from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
 from bot.types import (
     DirectoryUser,
     Identity,
@@ -129,6 +130,22 @@ class SlackPlatform:
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
                 return
+
+    async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
+        """users.info: the same member object users.list pages through (platform-apis §E.1;
+        Tier 4 on Slack's method page); `user_not_found` means Slack knows nobody by that id."""
+        try:
+            info = await patiently(
+                lambda: slack_call(self._client.users_info(user=user_id)),
+                attempts=LOOKUP_ATTEMPTS,
+                longest_wait=LOOKUP_LONGEST_WAIT,
+            )
+        except PermanentFailure as exc:
+            if exc.reason == "user_not_found":
+                return None
+            raise
+        member = info.get("user")
+        return directory_user(member) if isinstance(member, Mapping) and member.get("id") else None
 
     def parse_mention(self, token: str) -> PlatformUserId | None:
         match = _MENTION.fullmatch(token.strip())

@@ -23,6 +23,7 @@ from adapters.teams.client import CONNECTOR_SCOPE, GRAPH_SCOPE, AppToken, TeamsH
 from adapters.teams.connector import Connector
 from adapters.teams.directory import GraphDirectory
 from adapters.teams.errors import PLATFORM
+from adapters.teams.lookup import GraphLookup
 from adapters.teams.render import render_activity
 from adapters.teams.user_oauth import UserOAuth
 from bot.platform import EventHandler
@@ -80,6 +81,7 @@ class TeamsPlatform:
             bot=bot, graph=graph, app_id=app_id, tenant_id=tenant_id, graph_url=self._graph_url
         )
         self._directory = GraphDirectory(graph, self._graph_url)
+        self._lookup = GraphLookup(graph, self._graph_url, self._directory)
         self._oauth = UserOAuth(
             http=self._http,
             graph=graph,
@@ -164,6 +166,10 @@ class TeamsPlatform:
 
     def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
         return self._directory.users()
+
+    async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
+        """`GET /users/{aadObjectId}` with the app's Graph token (adapters/teams/lookup.py)."""
+        return await self._lookup.user(user_id)
 
     # -- messages ----------------------------------------------------------------------------
     async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from adapters.env import required_when_set, setting
 from adapters.http import with_slash
+from adapters.retry import patiently
 from adapters.webex import directory
 from adapters.webex.admin import (
     ADMIN_SCOPES,
@@ -36,7 +37,7 @@ from adapters.webex.errors import CONNECT_HINT, PLATFORM, NotFound, Unauthorized
 from adapters.webex.inbound import EVENTS_PATH, BotIdentity, WebexInbound
 from adapters.webex.render import render_message
 from adapters.webex.webhooks import reconcile
-from bot.platform import EventHandler, SaveAdminGrant
+from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler, SaveAdminGrant
 from bot.types import (
     DirectoryUser,
     Message,
@@ -208,6 +209,27 @@ class WebexPlatform:
         while page is not None:
             yield directory.users(page)
             page = await call(next, pages, None, who="admin")
+
+    async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
+        """GET /people/{id}: with the admin grant when there is one, since `roles` and
+        `loginEnabled` are admin-only fields (§E.3); else with the bot token, which Webex lets
+        look up one person of its own organisation. 404 means nobody by that id."""
+        path = "people/" + urllib.parse.quote(user_id, safe="")
+
+        async def fetch() -> Any:
+            if self._admin.connected:
+                return await self._as_admin(lambda _api, rest: rest.get(path))
+            return await call(self._bot.people.get, user_id)
+
+        try:
+            person = await patiently(
+                fetch, attempts=LOOKUP_ATTEMPTS, longest_wait=LOOKUP_LONGEST_WAIT
+            )
+        except NotFound:
+            return None
+        if not isinstance(person, dict) or not person.get("id"):
+            return None
+        return directory.directory_user(person)
 
     def _admin_for(self, token: str) -> tuple[Any, Any]:
         if self._admin_clients is None or self._admin_clients[0] != token:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from adapters.webex import roles
 from adapters.webex.admin import expires
 from adapters.webex.errors import PLATFORM
 from bot.types import DirectoryUser, Identity, PermanentFailure, PlatformUserId, TokenGrant
@@ -47,7 +48,7 @@ def directory_user(person: Mapping[str, Any]) -> DirectoryUser:
         is_guest=kind == "appuser",
         is_active=flag(person.get("loginEnabled"), True)
         and not flag(person.get("invitePending"), False),
-        is_admin=bool(person.get("roles")),
+        is_admin=roles.is_admin(person.get("roles")),  # full or user admin only
     )
 
 

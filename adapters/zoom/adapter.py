@@ -21,11 +21,12 @@ import aiohttp
 from aiohttp import web
 
 from adapters.env import all_or_none, setting
+from adapters.retry import patiently
 from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
 from adapters.zoom.errors import to_platform_error
 from adapters.zoom.render import render_content
-from bot.platform import EventHandler
+from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
 from bot.types import (
     DirectoryUser,
     Identity,
@@ -219,6 +220,24 @@ class ZoomPlatform:
                 page_token = str(body.get("next_page_token") or "")
                 if not page_token:
                     break
+
+    async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
+        """GET /users/{id} with the Server-to-Server token (the chatbot token cannot read
+        users, §E.4); Zoom's 404 (code 1001, "User does not exist") means nobody by that id."""
+        url = self._http.api_url + "users/" + urllib.parse.quote(user_id, safe="")
+
+        async def fetch() -> Any:
+            status, headers, body = await self._directory.authorized("GET", url)
+            if status == 404:
+                return None
+            if status != 200 or not isinstance(body, dict) or not body.get("id"):
+                raise to_platform_error(status, headers, body)
+            return body
+
+        user = await patiently(fetch, attempts=LOOKUP_ATTEMPTS, longest_wait=LOOKUP_LONGEST_WAIT)
+        if not isinstance(user, dict):
+            return None
+        return self._directory_user(user, active=user.get("status", "active") == "active")
 
     def _directory_user(self, user: Mapping[str, Any], *, active: bool) -> DirectoryUser:
         user_id = str(user["id"])

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import lifecycle, messages, outbox
+from bot import admins, first_contact, lifecycle, messages, outbox
 from bot.commands import grammar, views
 from bot.core import Core
 from bot.crypto import new_token, token_hash
@@ -40,9 +40,8 @@ def actor_name(account: Account | None, platform: str, user_id: str) -> str:
 
 
 def is_admin(core: Core, account: Account | None) -> bool:
-    if account is None or not account.is_active:
-        return False
-    return account.is_admin or (account.email or "").lower() in core.settings.admins
+    """The one rule (bot/admins.py), for a chat caller's account."""
+    return admins.account_is_admin(core.settings.admins, account)
 
 
 async def resolve(session: AsyncSession, core: Core, platform: str, text: str) -> Person:
@@ -90,20 +89,21 @@ async def resolve(session: AsyncSession, core: Core, platform: str, text: str) -
 
 
 async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Message:
-    account = await Directory(session).account(event.platform, event.user_id)
+    """Who asks is settled before what they ask is read: a caller who is not an admin learns
+    nothing from parse errors or checks (which platforms exist, who is in the directory)."""
+    try:
+        account = await first_contact.known_account(session, core, event.platform, event.user_id)
+    except first_contact.CannotCheck as exc:
+        return messages.note(exc.sentence)
     actor = actor_name(account, event.platform, event.user_id)
+    now = core.clock.now()
+    if not is_admin(core, account):
+        return _for_everyone(session, core, event, actor)
     try:
         command = grammar.parse(event.text, list(core.platforms))
     except grammar.ParseError as exc:
         return messages.note(exc.message)
     spec = next(s for s in grammar.SPECS if s.name == _name(command))
-    now = core.clock.now()
-    if spec.admin_only and not is_admin(core, account):
-        Audit(session).add(now, actor, "command.refused", None, command=spec.name, text=event.text)
-        return messages.note(
-            f"Only Mio admins can run `{spec.name}`. Ask an admin, or have your email added "
-            "to MIO_ADMINS."
-        )
     Audit(session).add(now, actor, "command", None, command=spec.name, text=event.text)
     try:
         return await _dispatch(session, core, event, actor, command)
@@ -111,6 +111,33 @@ async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Messa
         return messages.note(exc.message)
     except Refused as exc:
         return messages.note(f"{exc.message} {exc.fix}")
+
+
+EVERYONE = tuple(s for s in grammar.SPECS if not s.admin_only)
+NOT_AN_ADMIN = (
+    "Only Mio admins can use Mio's commands: people whose email is in MIO_ADMINS, and admins "
+    "of a connected platform. To be reachable on another platform, ask one of them to sync "
+    "you. `/mio help` works for everyone."
+)
+
+FOR_EVERYONE = (
+    "The other commands (users, sync, primary, reset, import…) are for Mio admins. To be "
+    "reachable on another platform, ask one of them to sync you."
+)
+
+
+def _for_everyone(session: AsyncSession, core: Core, event: InboundCommand, actor: str) -> Message:
+    """What a caller who is not an admin may do: read help. Anything else gets one fixed
+    sentence, whatever they typed, so nothing about the organisation shows through."""
+    try:
+        command = grammar.parse(event.text, [])  # no platform names to echo back
+    except grammar.ParseError:
+        command = None
+    if isinstance(command, grammar.Help):
+        lines = [*grammar.help_text(EVERYONE), FOR_EVERYONE]
+        return Message(text="Mio commands", title="Mio User Sync commands", lines=tuple(lines))
+    Audit(session).add(core.clock.now(), actor, "command.refused", None, text=event.text[:500])
+    return messages.note(NOT_AN_ADMIN)
 
 
 def _name(command: grammar.Command) -> str:
@@ -282,7 +309,11 @@ async def confirm(session: AsyncSession, core: Core, event: ButtonPress) -> Mess
         return messages.note("Cancelled. Nothing was changed.")
     if action.expires_at <= core.clock.now():
         return messages.note("This confirmation has expired. Run the command again.")
-    account = await Directory(session).account(event.platform, event.user_id)
+    try:
+        account = await first_contact.known_account(session, core, event.platform, event.user_id)
+    except first_contact.CannotCheck as exc:
+        action.used = False  # nothing ran: the same button may be pressed again
+        return messages.note(exc.sentence)
     if not is_admin(core, account):
         return messages.note("You are no longer a Mio admin, so this was not run.")
     cmd, actor = action.command, action.actor

@@ -26,6 +26,14 @@ def status_cells(core: Core, person: Person, accounts: list[Account], syncs: lis
     return " · ".join(cells)
 
 
+def is_inactive(accounts: list[Account]) -> bool:
+    """Every account the person had is deactivated or deleted: nothing can be synced."""
+    return not any(a.is_active and not a.is_bot for a in accounts)
+
+
+INACTIVE = "inactive: all their accounts are deactivated or deleted"
+
+
 def primary_text(core: Core, person: Person) -> str:
     return core.label(person.primary_platform) if person.primary_platform else "not chosen"
 
@@ -37,8 +45,13 @@ async def users(session: AsyncSession, core: Core, text: str | None) -> Message:
     syncs = await Syncs(session).for_people(ids)
     lines: list[Rich] = [
         Text.format("*{name}* ({email})", name=p.display_name, email=p.email or "no email")
-        + f" · primary: {primary_text(core, p)} · "
-        f"{status_cells(core, p, accounts[p.id], syncs[p.id])}"
+        + " · "
+        + (
+            INACTIVE
+            if is_inactive(accounts[p.id])
+            else f"primary: {primary_text(core, p)} · "
+            f"{status_cells(core, p, accounts[p.id], syncs[p.id])}"
+        )
         for p in people
     ]
     if total > len(people):

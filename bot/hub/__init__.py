@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.hub import audit, auth, people, platforms
+from bot.hub import audit, auth, oauth_sign_in, people, platforms
 from bot.hub.auth import create_link
 from bot.hub.render import STATIC_DIR, hub_view, redirect
 
@@ -26,6 +26,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/hub", home),
         web.get("/hub/", home),
         *auth.routes(),
+        *oauth_sign_in.routes(),
         *people.routes(),
         *platforms.page_routes(platforms.Imports()),
         *audit.routes(),

@@ -1,4 +1,7 @@
-"""Who may use the Hub: sign-in (platform OAuth or a `mio hub-link`), sessions, CSRF, sign-out.
+"""Who may use the Hub: `mio hub-link` sign-in, sessions, CSRF, sign-out (here or everywhere).
+
+Platform sign-in (OAuth) is in `oauth_sign_in.py`; both end in `start_session`. Whether the
+session's admin is still an admin is asked again on every request (`current_admin`).
 
 The session cookie is a random id; the database keeps only its hash, so neither a leaked
 database nor a leaked log line can be replayed. Every POST must carry a CSRF token derived
@@ -18,22 +21,19 @@ from hashlib import sha256
 from aiohttp import web
 from yarl import URL
 
+from bot import admins
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.hub.render import Handler, HubError, hub_view, redirect, render
-from bot.matching import normalize_email
-from bot.types import PlatformError, TokenGrant
 from bot.web import CORE
 from store.hub_queries import HubSessions, HubTickets
-from store.models import Account
-from store.repositories import Audit, Directory
+from store.repositories import Audit
 
 log = logging.getLogger(__name__)
 
 SESSION_FOR = timedelta(hours=12)
 LINK_FOR = timedelta(minutes=10)
 STATE_FOR = timedelta(minutes=10)
-STATE_COOKIE = "mio_hub_state"
 HOME = "/hub/users"
 
 
@@ -51,13 +51,13 @@ class Admin:
 AdminHandler = Callable[[web.Request, Admin], Awaitable[web.StreamResponse]]
 
 
-def _secure(core: Core) -> bool:
+def cookie_secure(core: Core) -> bool:
     return core.settings.public_url.startswith("https://")
 
 
 def cookie_name(core: Core) -> str:
     """`__Host-` makes browsers refuse the cookie unless Secure, on /, for this host only."""
-    return "__Host-mio_hub" if _secure(core) else "mio_hub"
+    return "__Host-mio_hub" if cookie_secure(core) else "mio_hub"
 
 
 def csrf_token(core: Core, session_token: str) -> str:
@@ -65,8 +65,22 @@ def csrf_token(core: Core, session_token: str) -> str:
     return hmac.new(key, b"mio-hub-csrf:" + session_token.encode(), sha256).hexdigest()
 
 
+class NotAnAdmin(ValueError):
+    """A sign-in link was asked for someone the admin rule does not let in."""
+
+
 async def create_link(core: Core, created_by: str) -> str:
-    """A one-time sign-in link, valid 10 minutes (what `mio hub-link` and `mio demo` print)."""
+    """A one-time sign-in link, valid 10 minutes (what `mio hub-link` and `mio demo` print).
+
+    `created_by` is who the session will be for: an admin's email, or the operator (`cli`).
+    A link for anyone else would only be refused on its first page, so none is issued.
+    """
+    async with core.sessions() as session:
+        if not await admins.actor_is_admin(session, core.settings.admins, created_by):
+            raise NotAnAdmin(
+                f"{created_by} is not a Mio admin, so no sign-in link was made. Use the email "
+                "of someone in MIO_ADMINS or of a platform admin, or leave out --as."
+            )
     token = new_token()
     now = core.clock.now()
     async with core.transaction() as session:
@@ -83,7 +97,7 @@ async def create_link(core: Core, created_by: str) -> str:
     return f"{core.settings.public_url}/hub/link/{token}"
 
 
-async def _start_session(
+async def start_session(
     core: Core, response: web.StreamResponse, actor: str, name: str, via: str
 ) -> None:
     token = new_token()
@@ -104,21 +118,35 @@ async def _start_session(
         token,
         max_age=int(SESSION_FOR.total_seconds()),
         path="/",
-        secure=_secure(core),
+        secure=cookie_secure(core),
         httponly=True,
         samesite="Lax",
     )
 
 
 async def current_admin(request: web.Request) -> Admin | None:
+    """The signed-in admin, asked again on every request (bot/admins.py): someone who is no
+    longer an admin (removed from MIO_ADMINS, lost the platform role, deactivated) has their
+    session ended here, on their next click, and is told so once."""
     core = request.app[CORE]
     token = request.cookies.get(cookie_name(core), "")
     if not token or len(token) > 200:
         return None
-    async with core.sessions() as session:
+    async with core.transaction() as session:
         row = await HubSessions(session).get(token_hash(token), core.clock.now())
-    if row is None:
-        return None
+        if row is None:
+            return None
+        still = await admins.actor_is_admin(session, core.settings.admins, row.actor)
+        if not still:
+            await HubSessions(session).end(row.token_hash)
+            Audit(session).add(core.clock.now(), row.actor, "hub.session_ended", None)
+    if not still:
+        raise HubError(
+            403,
+            "You are no longer a Mio admin, so your Hub session has ended. "
+            "Ask an admin if you think this is wrong.",
+            "Not a Mio admin",
+        )
     return Admin(row.actor, row.name, row.via, csrf_token(core, token), row.token_hash)
 
 
@@ -172,129 +200,6 @@ async def sign_in_page(request: web.Request) -> web.StreamResponse:
 
 
 @hub_view
-async def oauth_start(request: web.Request) -> web.StreamResponse:
-    core = request.app[CORE]
-    platform = request.match_info["platform"]
-    adapter = core.platforms.get(platform)
-    if adapter is None:
-        raise HubError(
-            404, f"Mio is not connected to “{platform[:40]}”, so you cannot sign in with it."
-        )
-    state = new_token()
-    now = core.clock.now()
-    async with core.transaction() as session:
-        HubTickets(session).add(
-            token_hash=token_hash(state),
-            kind="oauth",
-            platform=platform,
-            created_by="",
-            created_at=now,
-            expires_at=now + STATE_FOR,
-            used=False,
-        )
-    url = adapter.authorize_url(state, redirect_uri(core, platform))
-    response = web.Response(status=302, headers={"Location": url})
-    # The state is also bound to this browser, so nobody can sign a victim into their session.
-    response.set_cookie(
-        STATE_COOKIE,
-        state,
-        max_age=int(STATE_FOR.total_seconds()),
-        path="/hub/auth",
-        secure=_secure(core),
-        httponly=True,
-        samesite="Lax",
-    )
-    return response
-
-
-def redirect_uri(core: Core, platform: str) -> str:
-    return f"{core.settings.public_url}/hub/auth/{platform}/callback"
-
-
-@hub_view
-async def oauth_callback(request: web.Request) -> web.StreamResponse:
-    core = request.app[CORE]
-    platform = request.match_info["platform"]
-    adapter = core.platforms.get(platform)
-    if adapter is None:
-        raise HubError(404, f"Mio is not connected to “{platform[:40]}”.")
-    label = core.label(platform)
-    q = request.query
-    state = q.get("state", "")
-    if not state or not hmac.compare_digest(
-        state.encode(), request.cookies.get(STATE_COOKIE, "").encode()
-    ):
-        raise HubError(
-            400,
-            f"This {label} sign-in did not start in this browser, or took longer than "
-            "10 minutes. Start again from the sign-in page.",
-        )
-    async with core.transaction() as session:
-        ticket = await HubTickets(session).take(token_hash(state), "oauth")
-    if ticket is None or ticket.platform != platform:
-        raise HubError(400, "This sign-in was already used. Start again from the sign-in page.")
-    if ticket.expires_at <= core.clock.now():
-        raise HubError(400, "This sign-in took longer than 10 minutes. Start again.")
-    if q.get("error") or not q.get("code"):
-        raise HubError(400, f"{label} did not sign you in ({q.get('error', 'no code')[:80]}).")
-    try:
-        grant = await adapter.exchange_code(q["code"], redirect_uri(core, platform))
-    except PlatformError as exc:
-        raise HubError(502, f"{label} refused the sign-in ({exc.reason}). Try again.") from None
-    _revoke_later(core, platform, grant)
-    async with core.transaction() as session:
-        account = await Directory(session).account(platform, grant.identity.user_id)
-        actor, name = _who(platform, grant, account)
-        allowed = is_admin(core, grant, account)
-        if not allowed:
-            Audit(session).add(
-                core.clock.now(), actor, "hub.sign_in_refused", None, platform=platform
-            )
-    if not allowed:
-        raise HubError(
-            403,
-            f"You signed in to {label} as {name}, who is not a Mio admin. An admin on "
-            f"{label}, or a person whose email is in MIO_ADMINS, can sign in here.",
-            "Not a Mio admin",
-        )
-    response = redirect(HOME, f"Signed in with {label} as {name}.")
-    await _start_session(core, response, actor, name, platform)
-    response.del_cookie(STATE_COOKIE, path="/hub/auth")
-    return response
-
-
-def is_admin(core: Core, grant: TokenGrant, account: Account | None) -> bool:
-    """In MIO_ADMINS by email, or an active admin on that platform's imported directory."""
-    emails = {normalize_email(grant.identity.email)}
-    if account is not None:
-        emails.add(normalize_email(account.email))
-    if any(e is not None and e in core.settings.admins for e in emails):
-        return True
-    return account is not None and account.is_admin and account.is_active and not account.is_bot
-
-
-def _who(platform: str, grant: TokenGrant, account: Account | None) -> tuple[str, str]:
-    email = normalize_email(grant.identity.email) or (
-        normalize_email(account.email) if account else None
-    )
-    actor = email or f"{platform}:{grant.identity.user_id}"
-    name = (account.display_name if account else "") or email or grant.identity.user_id
-    return actor, name
-
-
-def _revoke_later(core: Core, platform: str, grant: TokenGrant) -> None:
-    """Signing in needs the identity only: give the token back to the platform at once."""
-
-    async def revoke() -> None:
-        try:
-            await core.platforms[platform].revoke(grant)
-        except PlatformError as exc:  # the token expires on its own; nothing else to do
-            log.warning("could not revoke the %s sign-in token: %s", platform, exc.reason)
-
-    core.spawn(revoke())
-
-
-@hub_view
 async def link_page(request: web.Request) -> web.StreamResponse:
     """The link only shows a button: mail scanners and chat previews that open links
     must not spend it (the POST does)."""
@@ -320,7 +225,7 @@ async def link_sign_in(request: web.Request) -> web.StreamResponse:
     if ticket is None or ticket.expires_at <= core.clock.now():
         raise _dead_link(expired=ticket is not None)
     response = redirect(HOME, "Signed in with a sign-in link.")
-    await _start_session(core, response, ticket.created_by, ticket.created_by, "link")
+    await start_session(core, response, ticket.created_by, ticket.created_by, "link")
     return response
 
 
@@ -350,12 +255,25 @@ async def sign_out(request: web.Request, admin: Admin) -> web.StreamResponse:
     return response
 
 
+@admin_view
+async def sign_out_everywhere(request: web.Request, admin: Admin) -> web.StreamResponse:
+    """Every session of this admin ends: a browser left signed in elsewhere, a lost laptop."""
+    core = request.app[CORE]
+    async with core.transaction() as session:
+        ended = await HubSessions(session).end_all(admin.actor)
+        Audit(session).add(
+            core.clock.now(), admin.actor, "hub.signed_out_everywhere", None, sessions=ended
+        )
+    response = redirect("/hub/sign-in", f"Signed out everywhere ({ended} session(s) ended).")
+    response.del_cookie(cookie_name(core), path="/")
+    return response
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/hub/sign-in", sign_in_page),
-        web.get("/hub/auth/{platform}", oauth_start),
-        web.get("/hub/auth/{platform}/callback", oauth_callback),
         web.get("/hub/link/{token}", link_page),
         web.post("/hub/link/{token}", link_sign_in),
         web.post("/hub/sign-out", sign_out),
+        web.post("/hub/sign-out-everywhere", sign_out_everywhere),
     ]

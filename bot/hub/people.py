@@ -16,8 +16,8 @@ from bot import lifecycle
 from bot.core import Core
 from bot.hub.auth import Admin, admin_view
 from bot.hub.render import ENV, HubError, answer, fragment, int_param, render
-from bot.hub.rows import Row, build_rows
-from bot.sync import PrimaryRefused, Rule, SyncKind, SyncRefused
+from bot.hub.rows import HUB_FIXES, Row, build_rows
+from bot.sync import PrimaryRefused, SyncKind, SyncRefused
 from bot.web import CORE
 from store.hub_queries import (
     SEARCH_COUNT_CAP,
@@ -31,11 +31,6 @@ from store.repositories import Directory, Syncs
 
 PAGE_SIZES = (25, 50, 100)
 MAX_POLLED_ROWS = 200
-HUB_FIXES = {
-    # The rules' fixes name chat commands; in the Hub the same fix is one click away.
-    Rule.NO_PRIMARY: "Choose their primary platform in the Primary Platform column first.",
-    Rule.PRIMARY_INACTIVE: "Choose another primary platform in the Primary Platform column.",
-}
 
 
 @dataclass(frozen=True)

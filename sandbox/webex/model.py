@@ -22,6 +22,9 @@ from sandbox.org import OrgAccount
 
 NO_TOKEN = "The request requires a valid access token set in the Authorization request header."
 FULL_ADMIN_ROLE = "Y2lzY29zcGFyazovL3VzL1JPTEUvaWRfZnVsbF9hZG1pbg"
+# `roles` is an admin-only field of a person (platform-apis.md §E.3); Webex has roles that
+# administer nothing about people (Webex Roles API), which a person may hold alone.
+READONLY_ADMIN_ROLE = "Y2lzY29zcGFyazovL3VzL1JPTEUvaWRfcmVhZG9ubHlfYWRtaW4"
 PRESENCE = ("active", "inactive", "DoNotDisturb", "meeting", "unknown")
 
 
@@ -70,6 +73,7 @@ class Person:
     login_enabled: bool = True
     invite_pending: bool = False
     presence: str = "active"
+    other_roles: list[str] = field(default_factory=list)  # e.g. READONLY_ADMIN_ROLE
     created: str = "2024-01-02T03:04:05.000Z"
     org_id: str = ""  # another Webex organisation's id; "" for the stand-in's own
 
@@ -111,7 +115,7 @@ class Person:
                 return str(value).lower() if strings else value
 
             data |= {
-                "roles": [FULL_ADMIN_ROLE] if self.is_admin else [],
+                "roles": ([FULL_ADMIN_ROLE] if self.is_admin else []) + self.other_roles,
                 "licenses": ["Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvbWVzc2FnaW5n"],
                 "loginEnabled": flag(self.login_enabled),
                 "invitePending": flag(self.invite_pending),

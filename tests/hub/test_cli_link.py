@@ -28,6 +28,7 @@ def test_hub_link_prints_a_link_valid_ten_minutes(
         "MIO_DATABASE_URL": url,
         "MIO_SECRET_KEY": Fernet.generate_key().decode(),
         "MIO_PUBLIC_URL": "https://mio.example.com",
+        "MIO_ADMINS": "ada@acme.test",  # a link is made only for an admin
     }
     for key in ("SLACK_BOT_TOKEN", "ZOOM_ACCOUNT_ID", "TEAMS_APP_ID", "WEBEX_BOT_TOKEN"):
         monkeypatch.delenv(key, raising=False)

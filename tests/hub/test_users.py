@@ -141,7 +141,7 @@ async def test_a_page_costs_the_same_queries_for_10_or_100_rows(hub: Hub) -> Non
         many = len(statements)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert few == many == 5, statements  # session, count, page, accounts, syncs
+    assert few == many == 6, statements  # session, admin re-check, count, page, accounts, syncs
 
 
 async def test_sync_dialog_explains_then_confirm_requests(hub: Hub) -> None:
