@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -211,6 +211,8 @@ class InboxPage:
         user_id = request.query.get("user") or (people[0][0] if people else "")
         user_id = self._user(platform, user_id) if user_id else ""
         shown = [as_shown(m, only) for m, only in self._messages(service, user_id)]
+        for button in (b for m in shown for b in m.buttons):
+            button.url = self._as_viewer(button.url, platform, user_id)
         responses = getattr(service, "responses", {}).get(user_id, [])
         notes = [
             *self.answers.get((platform, user_id), []),
@@ -223,6 +225,20 @@ class InboxPage:
             text=_page_html(self.sandbox, platform, user_id, people, messages, service),
             content_type="text/html",
         )
+
+    def _as_viewer(self, url: str, platform: str, user_id: str) -> str:
+        """A link to a stand-in's page, opened by the person whose inbox this is.
+
+        On the real platforms the browser is already signed in as that person, so their
+        sign-in page shows them; the stand-ins have no browser session, so the link says who
+        is looking (`login_hint`). Links elsewhere are left alone."""
+        if not any(url.startswith(f"{s.url}/") for s in self.sandbox.services.values()):
+            return url
+        account = next((a for a in self.sandbox.org.on(platform) if a.user_id == user_id), None)
+        if account is None or not account.email:
+            return url
+        joiner = "&" if urlsplit(url).query else "?"
+        return f"{url}{joiner}{urlencode({'login_hint': account.email.strip()})}"
 
     # -- acting --------------------------------------------------------------------------------
     def _back(self, platform: str, user_id: str) -> web.Response:
@@ -244,7 +260,8 @@ class InboxPage:
             await service.press(user_id, message, action)  # type: ignore[attr-defined]
             await asyncio.sleep(0.3)  # let the bot's answer land before the page redraws
             if button.url:  # a Slack link button is a press *and* opens its page
-                return web.Response(status=303, headers={"Location": button.url})
+                location = self._as_viewer(button.url, platform, user_id)
+                return web.Response(status=303, headers={"Location": location})
             return self._back(platform, user_id)
         raise web.HTTPNotFound(text="That message or button is no longer there. Go back.")
 
