@@ -167,6 +167,10 @@ class InboxPage:
         self.sandbox = sandbox
         # (platform, user) → (typed by the person?, text): commands and their plain-text acks
         self.answers: dict[tuple[str, str], list[tuple[bool, str]]] = {}
+        # (platform, user) → every item's key in the order this page first saw it: the
+        # stand-ins' clocks differ in format and resolution, so arrival order is the one order
+        # that fits typed commands, acks and messages together.
+        self.seen: dict[tuple[str, str], dict[str, None]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -213,12 +217,9 @@ class InboxPage:
         shown = [as_shown(m, only) for m, only in self._messages(service, user_id)]
         for button in (b for m in shown for b in m.buttons):
             button.url = self._as_viewer(button.url, platform, user_id)
-        responses = getattr(service, "responses", {}).get(user_id, [])
-        notes = [
-            *self.answers.get((platform, user_id), []),
-            *((False, str(r.get("text", ""))) for r in responses),
-        ]
-        messages = _messages_html(platform, user_id, shown, notes)
+        items = {f"m:{m.id}": m for m in shown} | self._notes(service, platform, user_id)
+        order = self._observe(platform, user_id, list(items))
+        messages = _messages_html(platform, user_id, [items[k] for k in order if k in items])
         if request.query.get("fragment") == "1":
             return web.Response(text=messages, content_type="text/html")
         return web.Response(
@@ -239,6 +240,29 @@ class InboxPage:
             return url
         joiner = "&" if urlsplit(url).query else "?"
         return f"{url}{joiner}{urlencode({'login_hint': account.email.strip()})}"
+
+    def _notes(
+        self, service: FakeService, platform: str, user_id: str
+    ) -> dict[str, tuple[bool, str]]:
+        """Typed commands, plain acks and Slack's response_url posts, each under its own key."""
+        notes = {f"a:{i}": n for i, n in enumerate(self.answers.get((platform, user_id), []))}
+        responses = getattr(service, "responses", {}).get(user_id, [])
+        return notes | {f"r:{i}": (False, str(r.get("text", ""))) for i, r in enumerate(responses)}
+
+    def _observe(self, platform: str, user_id: str, keys: list[str]) -> list[str]:
+        """Remember keys not seen before, after those that were; returns the whole order."""
+        seen = self.seen.setdefault((platform, user_id), {})
+        seen.update(dict.fromkeys(k for k in keys if k not in seen))
+        return list(seen)
+
+    def _look(self, service: FakeService, platform: str, user_id: str) -> None:
+        shown = [f"m:{message_id(m)}" for m, _ in self._messages(service, user_id)]
+        self._observe(platform, user_id, [*shown, *self._notes(service, platform, user_id)])
+
+    def _note(self, platform: str, user_id: str, mine: bool, text: str) -> None:
+        notes = self.answers.setdefault((platform, user_id), [])
+        notes.append((mine, text))
+        self._observe(platform, user_id, [f"a:{len(notes) - 1}"])
 
     # -- acting --------------------------------------------------------------------------------
     def _back(self, platform: str, user_id: str) -> web.Response:
@@ -269,19 +293,22 @@ class InboxPage:
         platform = request.match_info["platform"]
         service = self._service(platform)
         user_id = self._user(platform, request.match_info["user_id"])
-        text = str((await request.post()).get("text", "")).strip()
-        if not text:
+        typed = str((await request.post()).get("text", "")).strip()
+        if not typed:
             raise web.HTTPBadRequest(text="Type a command first, e.g. help.")
-        if hasattr(service, "slash_command"):
-            status, body = await service.slash_command(user_id, text)
+        self._look(service, platform, user_id)  # what was there before the command
+        prefix = _command_prefix(service)
+        text = _after_prefix(typed) if prefix else typed
+        self._note(platform, user_id, True, f"{prefix}{text}".strip())
+        if prefix:
+            status, body = await service.slash_command(user_id, text)  # type: ignore[attr-defined]
             answer = _ack_text(status, body)
         else:
             await service.send_text(user_id, text)  # type: ignore[attr-defined]
             answer = ""
-        notes = self.answers.setdefault((platform, user_id), [])
-        notes.append((True, f"{_command_prefix(service)}{text}"))
+        self._look(service, platform, user_id)  # an ack the stand-in shows as a message
         if answer:
-            notes.append((False, answer))
+            self._note(platform, user_id, False, answer)
         await asyncio.sleep(0.3)
         return self._back(platform, user_id)
 
@@ -298,6 +325,15 @@ def _command_prefix(service: FakeService) -> str:
     return "/mio " if hasattr(service, "slash_command") else ""
 
 
+_TYPED_PREFIX = re.compile(r"[/@]?mio(?:\s+|$)", re.IGNORECASE)
+
+
+def _after_prefix(typed: str) -> str:
+    """The composer already says `/mio`: typing `/mio help` (or `mio help`) means `help`."""
+    match = _TYPED_PREFIX.match(typed)
+    return typed[match.end() :] if match else typed
+
+
 def _button_html(platform: str, user_id: str, shown: Shown, button: Button) -> str:
     css = f"btn {button.style}".strip()
     if not button.action:
@@ -310,11 +346,19 @@ def _button_html(platform: str, user_id: str, shown: Shown, button: Button) -> s
     )
 
 
-def _messages_html(
-    platform: str, user_id: str, shown: list[Shown], notes: list[tuple[bool, str]]
-) -> str:
+def _note_html(mine: bool, text: str) -> str:
+    if mine:
+        return f'<li class="note mine"><strong>You</strong> <code>{_e(text)}</code></li>'
+    return f'<li class="note"><em>Only visible to you:</em> {markup(text)}</li>'
+
+
+def _messages_html(platform: str, user_id: str, timeline: list[Shown | tuple[bool, str]]) -> str:
+    """Bot messages and notes, oldest first; the newest is last, where the page scrolls to."""
     items = []
-    for m in shown:
+    for m in timeline:
+        if isinstance(m, tuple):
+            items.append(_note_html(*m))
+            continue
         buttons = "".join(_button_html(platform, user_id, m, b) for b in m.buttons)
         tag = '<span class="only">Only visible to you</span>' if m.only_you else ""
         edited = ' <span class="edited">(edited)</span>' if m.edited else ""
@@ -327,12 +371,6 @@ def _messages_html(
             + (f'<div class="actions">{buttons}</div>' if buttons else "")
             + "</div></div></li>"
         )
-    items += [
-        f'<li class="note mine"><strong>You</strong> <code>{_e(text)}</code></li>'
-        if mine
-        else f'<li class="note"><em>Only visible to you:</em> {markup(text)}</li>'
-        for mine, text in notes
-    ]
     body = "".join(items) or '<li class="empty">No messages from Mio yet.</li>'
     return f'<ol class="messages">{body}</ol>'
 
@@ -386,13 +424,21 @@ def _page_html(
 _JS = """
 (() => {
   const list = () => document.querySelector('.messages');
+  const root = document.documentElement;
+  const atEnd = () => innerHeight + scrollY >= root.scrollHeight - 80;
+  const toEnd = () => scrollTo(0, root.scrollHeight);
+  toEnd();  // a chat opens at its newest message, as every chat client does
   let last = null;
   setInterval(async () => {
     if (document.hidden || !list() || list().contains(document.activeElement)) return;
     const url = new URL(location.href); url.searchParams.set('fragment', '1');
     const r = await fetch(url); if (!r.ok) return;
     const html = await r.text();
-    if (html !== last) list().outerHTML = html;
+    if (html !== last) {
+      const follow = atEnd();  // only someone already reading the end is moved along
+      list().outerHTML = html;
+      if (follow) toEnd();
+    }
     last = html;
   }, 1500);
 })();
