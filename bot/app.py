@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -80,14 +81,9 @@ def create_app(
         scheduler = AsyncIOScheduler()
         if background:
             tasks.append(asyncio.create_task(app[WORKER].forever()))
-            scheduler.add_job(
-                reminders.tick,
-                "interval",
-                seconds=tick_seconds,
-                args=[core],
-                max_instances=1,
-                coalesce=True,
-            )
+            # Wakes at the earliest due reminder; polls every `tick_seconds` for other processes.
+            poll = timedelta(seconds=tick_seconds)
+            tasks.append(asyncio.create_task(reminders.forever(core, poll)))
             scheduler.add_job(_prune, "interval", hours=1, args=[core])
             scheduler.start()
         yield

@@ -12,9 +12,11 @@ from typing import Annotated
 import typer
 from dotenv import dotenv_values
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
+from adapters import ADAPTERS
 from bot import lifecycle
 from bot.app import build_core
 from bot.commands.views import is_inactive, primary_text
@@ -22,6 +24,7 @@ from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.delivery import Worker
 from bot.directory import import_platform
+from bot.platform_names import PlatformNameError, resolve_platform
 from bot.settings import ConfigError, Settings
 from bot.sync import ICONS, Refused, Status, SyncKind, SyncRefused
 from bot.types import PlatformError
@@ -97,6 +100,15 @@ async def find_one(core: Core, who: str) -> int:
         console.print("Name one by email.")
         raise typer.Exit(1)
     return found[0].id
+
+
+def platform_name(core: Core, typed: str) -> str:
+    """`typed` in any case or by a common name → a connected platform, or exit saying why."""
+    try:
+        return resolve_platform(typed, ADAPTERS, core.platforms)
+    except PlatformNameError as exc:
+        console.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(1) from None
 
 
 # -- running --------------------------------------------------------------------------------
@@ -176,16 +188,14 @@ def connect(platform: Annotated[str, typer.Argument(help="the platform to author
     from bot import connect as connecting
 
     async def work(core: Core) -> None:
-        if platform not in core.platforms:
-            console.print(f"[red]{platform} is not connected.[/red]")
-            raise typer.Exit(1)
+        name = platform_name(core, platform)
         try:
-            link = await connecting.start(core, platform, "cli")
+            link = await connecting.start(core, name, "cli")
         except ValueError as exc:
             console.print(str(exc))
             raise typer.Exit(1) from None
         console.print(
-            f"Open this link as a {core.label(platform)} admin (valid 30 minutes; "
+            f"Open this link as a {core.label(name)} admin (valid 30 minutes; "
             "`mio serve` must be running to receive the answer):"
         )
         console.print(link, markup=False, soft_wrap=True)
@@ -259,13 +269,8 @@ def import_(
     """
 
     async def work(core: Core) -> None:
-        targets = [platform] if platform else list(core.platforms)
+        targets = [platform_name(core, platform)] if platform else list(core.platforms)
         for name in targets:
-            if name not in core.platforms:
-                console.print(
-                    f"[red]{name} is not connected.[/red] Connected: " + ", ".join(core.platforms)
-                )
-                raise typer.Exit(1)
             with Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
             ) as bar:
@@ -353,10 +358,11 @@ def primary(
     """
 
     async def work(core: Core) -> None:
+        name = platform_name(core, platform)
         pid = await find_one(core, user)
         try:
             async with core.transaction() as session:
-                console.print(await lifecycle.set_primary(session, core, "cli", pid, platform))
+                console.print(await lifecycle.set_primary(session, core, "cli", pid, name))
         except Refused as exc:
             console.print(f"[red]{exc.message}[/red] {exc.fix}")
             raise typer.Exit(1) from None
@@ -376,19 +382,14 @@ def sync(
     """
 
     async def work(core: Core) -> None:
+        every = any(p.strip().lower() == "all" for p in platforms)
+        named = [] if every else [platform_name(core, p) for p in platforms]
         pid = await find_one(core, user)
         async with core.sessions() as session:
             person, accounts, syncs = await lifecycle.load(session, pid)
-        wanted = (
-            [p for p in core.platforms if p != person.primary_platform]
-            if "all" in platforms
-            else platforms
-        )
+        wanted = [p for p in core.platforms if p != person.primary_platform] if every else named
         doable = []
-        for name in wanted:
-            if name not in core.platforms:
-                console.print(f"[red]{name} is not a connected platform.[/red]")
-                continue
+        for name in dict.fromkeys(wanted):
             try:
                 kind = lifecycle.plan(core, person, accounts, syncs, name)
             except SyncRefused as exc:
@@ -426,12 +427,13 @@ def unsync(
     """
 
     async def work(core: Core) -> None:
+        name = platform_name(core, platform)
         pid = await find_one(core, user)
-        if not yes and not typer.confirm(f"Unsync from {platform} and revoke its tokens?"):
+        if not yes and not typer.confirm(f"Unsync from {core.label(name)} and revoke its tokens?"):
             console.print("Cancelled. Nothing was changed.")
             raise typer.Exit(1)
         async with core.transaction() as session:
-            console.print(await lifecycle.unsync(session, core, "cli", pid, platform))
+            console.print(await lifecycle.unsync(session, core, "cli", pid, name))
         await Worker(core).drain()
 
     with_core(work)

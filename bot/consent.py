@@ -15,7 +15,8 @@ from bot import codec, lifecycle, messages, outbox
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.sync import Event, PressVerdict, Status, advance, check_press, describe_reason
-from bot.types import ButtonPress, Message, PlatformError
+from bot.types import ButtonPress, Message, PlatformError, TokenGrant
+from store.models import Account, Person
 from store.repositories import Audit, Directory, Grants, Syncs
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,19 @@ async def press(session: AsyncSession, core: Core, event: ButtonPress) -> Messag
         await outbox.update_dm(session, core, ref, step, key=f"authorize:{sync.id}:{state[:12]}")
         return None
     return step
+
+
+def _not_yours(label: str, grant: TokenGrant, person: Person, account: Account | None) -> str:
+    """The mismatch page is read by whoever signed in: say what they did, and what next."""
+    signed_in = grant.identity.email or grant.identity.user_id
+    owner = (account.email if account is not None else None) or person.email
+    whose = f"{person.display_name}'s {label} account" + (f" ({owner})" if owner else "")
+    return (
+        f"You signed in to {label} as {signed_in}, but this link is for {whose}, so nothing "
+        f"was linked and Mio has revoked that sign-in. Your admin sees this request as failed: "
+        f"ask them for a new link, and sign in to {label} as {owner or person.display_name} "
+        "when you open it."
+    )
 
 
 @dataclass(frozen=True)
@@ -176,7 +190,7 @@ async def oauth_callback(
                 detail=f"authorized as {grant.identity.user_id}",
             )
             return CallbackResult(
-                False, f"Not linked to {label}", describe_reason("identity_mismatch", label), 403
+                False, f"Not linked to {label}", _not_yours(label, grant, person, account), 403
             )
         await Grants(session).save(
             {

@@ -26,6 +26,8 @@ class Core:
     clock: Clock
     # Set when an outbox row is queued, so the worker in this process wakes at once.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when a pending sync gets a due time, so the reminder loop recomputes when to wake.
+    reminders_ready: asyncio.Event = field(default_factory=asyncio.Event)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:

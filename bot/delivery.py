@@ -221,12 +221,12 @@ class Worker:
 
     async def forever(self, idle: float = 1.0) -> None:
         while True:
+            self.core.outbox_ready.clear()  # before looking, so a row queued meanwhile wakes us
             try:
                 done = await self.run_once()
             except Exception:
                 log.exception("outbox worker round failed; retrying")
                 done = 0
             if done == 0:
-                self.core.outbox_ready.clear()
                 with contextlib.suppress(TimeoutError):  # idle: look for due rows again
                     await asyncio.wait_for(self.core.outbox_ready.wait(), timeout=idle)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import codec, messages, outbox
+from bot import codec, messages, outbox, wake
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.matching import normalize_email
@@ -140,6 +140,7 @@ async def request(
             token_expires_at=now + core.settings.pending_expires_after,
             next_due_at=next_due_at(now, 0, policy(core)),
         )
+        wake.after_commit(session, core.reminders_ready)  # its first reminder may be soon
     for k, v in values.items():
         setattr(row, k, v)
     await session.flush()

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import codec
+from bot import codec, wake
 from bot.core import Core
 from bot.types import DirectoryUser, Message, MessageRef, ReplyTarget
 from store.repositories import Outbox
@@ -94,4 +94,4 @@ async def _add(
             "created_at": now,
         }
     )
-    core.outbox_ready.set()
+    wake.after_commit(session, core.outbox_ready)

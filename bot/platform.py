@@ -33,6 +33,7 @@ EventHandler = Callable[[InboundEvent], Awaitable[Message | None]]
 class ChatPlatform(Protocol):
     name: ClassVar[Platform]  # "slack"
     label: ClassVar[str]  # "Slack", as people see it
+    aliases: ClassVar[tuple[str, ...]]  # other names people type for it: "ms teams"
     rate_per_second: float  # the outbox paces this platform's calls to it (platform-apis §G)
 
     @classmethod

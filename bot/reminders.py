@@ -1,13 +1,21 @@
-"""Reminders and expiry of pending syncs, claimed from the database on every tick.
+"""Reminders and expiry of pending syncs, claimed from the database when they are due.
 
-The scheduler only ticks; what is due lives in `syncs.next_due_at`, and a reminder counts only
-if this process moved `reminders_sent` first, so two processes never remind anyone twice.
+What is due lives in `syncs.next_due_at`, and a reminder counts only if this process moved
+`reminders_sent` first, so two processes never remind anyone twice. `forever` sleeps until the
+earliest due time, or until this process requests a sync (`core.reminders_ready`), and at most
+`poll` so it also sees rows other processes wrote; a fixed once-a-minute tick would send a
+reminder due in 5 seconds a minute late, and sleep through short expiries.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import lifecycle, messages, outbox
@@ -18,6 +26,48 @@ from store.models import Sync
 from store.repositories import Audit, Syncs
 
 log = logging.getLogger(__name__)
+
+POLL = timedelta(minutes=1)  # how late a reminder another process queued may be seen
+RETRY = timedelta(seconds=1)  # after a failed round, or when due rows were left (locked)
+
+# Waits until the event is set or the seconds pass; injectable so tests need not sleep.
+Sleep = Callable[[asyncio.Event, float], Awaitable[None]]
+
+
+def wake_delay(now: datetime, earliest: datetime | None, poll: timedelta) -> float:
+    """Seconds to sleep: until the earliest due time, but at most `poll`, and never negative."""
+    wait = poll if earliest is None else min(poll, earliest - now)
+    return max(wait.total_seconds(), 0.0)
+
+
+async def earliest_due(core: Core) -> datetime | None:
+    """When the next pending sync needs a reminder or expires (None: nothing pending)."""
+    async with core.sessions() as session:
+        found = await session.scalar(
+            select(func.min(Sync.next_due_at)).where(Sync.status == "pending")
+        )
+    return found
+
+
+async def _wait(ready: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ready.wait(), timeout=seconds)
+
+
+async def forever(core: Core, poll: timedelta = POLL, sleep: Sleep = _wait) -> None:
+    """Handle due work, then sleep until more is due; runs until cancelled."""
+    while True:
+        core.reminders_ready.clear()  # before looking, so a request made meanwhile wakes us
+        try:
+            await tick(core)
+            earliest = await earliest_due(core)
+            now = core.clock.now()
+            if earliest is not None and earliest <= now:  # left by a process holding the row
+                earliest = now + RETRY
+        except Exception:
+            log.exception("reminder round failed; retrying")
+            earliest = core.clock.now() + RETRY
+        await sleep(core.reminders_ready, wake_delay(core.clock.now(), earliest, poll))
 
 
 async def tick(core: Core, batch: int = 100) -> int:

@@ -15,149 +15,21 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import web
 
 from sandbox.base import FakeService
+from sandbox.inbox_shapes import Button, Shown, as_shown, markup, message_id
 from sandbox.runner import Sandbox
 
+__all__ = ["Button", "InboxPage", "Shown", "as_shown", "markup", "message_id"]
+
 _e = html.escape
-_SLACK_LINK = re.compile(r"&lt;(https?://[^\s|]+?)\|(.+?)&gt;")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^\s)]+)\)")
-_STRONG = re.compile(r"\*\*(.+?)\*\*|(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])")
-_EM = re.compile(r"(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])")
-_STYLES = {"primary": "primary", "positive": "primary", "danger": "danger", "destructive": "danger"}
 _BOT = "Mio User Sync"
 _CSS = Path(__file__).with_name("inbox.css").read_text()
-
-
-@dataclass
-class Button:
-    label: str
-    action: str = ""  # what `press()` needs to find the button; "" for a plain link
-    style: str = ""  # "primary" | "danger" | ""
-    url: str = ""
-
-
-@dataclass
-class Shown:
-    """One bot message as a person sees it, whatever the platform's wire shape."""
-
-    id: str
-    title: str = ""
-    lines: list[str] = field(default_factory=list)
-    buttons: list[Button] = field(default_factory=list)
-    when: str = ""
-    edited: bool = False
-    only_you: bool = False  # Slack's ephemeral answers
-
-
-def markup(text: str) -> str:
-    """Slack/Zoom (`*b*`, `<url|t>`) and card (`**b**`, `[t](url)`) markdown as safe HTML."""
-    out = _e(text)
-    out = _SLACK_LINK.sub(r'<a href="\1">\2</a>', out)
-    out = _MD_LINK.sub(r'<a href="\2">\1</a>', out)
-    out = _STRONG.sub(lambda m: f"<strong>{m.group(1) or m.group(2)}</strong>", out)
-    return _EM.sub(r"<em>\1</em>", out)
-
-
-def _slack(message: Any, only_you: bool) -> Shown:
-    shown = Shown(f"{message.channel}|{message.ts}", when=_clock(message.ts), only_you=only_you)
-    shown.edited = bool(getattr(message, "edited", 0))
-    for block in message.blocks:
-        text = str((block.get("text") or {}).get("text", ""))
-        if block.get("type") == "header":
-            shown.title = text
-        elif text:
-            shown.lines.append(text)
-        for el in block.get("elements") or []:
-            if el.get("type") == "button":
-                shown.buttons.append(
-                    Button(
-                        str((el.get("text") or {}).get("text", "")),
-                        str(el.get("action_id", "")),
-                        _STYLES.get(str(el.get("style", "")), ""),
-                        str(el.get("url", "")),
-                    )
-                )
-    if not (shown.title or shown.lines):
-        shown.lines.append(str(message.text))
-    return shown
-
-
-def _clock(ts: str) -> str:
-    """Slack's `ts` is seconds since the epoch; its client shows the time of day."""
-    try:
-        return datetime.fromtimestamp(float(ts), UTC).strftime("%H:%M")
-    except (ValueError, OverflowError):
-        return str(ts)
-
-
-def _zoom(message: Any) -> Shown:
-    content = message.content
-    shown = Shown(str(message.message_id), str((content.get("head") or {}).get("text", "")))
-    shown.when, shown.edited = str(message.sent_time), bool(message.edited)
-    for item in content.get("body") or []:
-        if item.get("type") == "message" and item.get("link"):
-            shown.buttons.append(Button(str(item.get("text", "")), url=str(item["link"])))
-        elif item.get("type") == "message":
-            shown.lines.append(str(item.get("text", "")))
-        for b in item.get("items") or [] if item.get("type") == "actions" else []:
-            style = _STYLES.get(str(b.get("style", "")).lower(), "")
-            shown.buttons.append(Button(str(b.get("text", "")), str(b.get("value", "")), style))
-    return shown
-
-
-def _card(message: Any, card: dict[str, Any]) -> Shown:
-    """Adaptive Cards (Teams, Webex): TextBlocks, then Action.Submit / Action.OpenUrl."""
-    shown = Shown(
-        str(message.id),
-        when=str(getattr(message, "timestamp", "")) or str(getattr(message, "created", "")),
-    )
-    shown.edited = bool(getattr(message, "edited", 0) or getattr(message, "edits", 0))
-    for block in card.get("body") or []:
-        if block.get("type") != "TextBlock":
-            continue
-        text = str(block.get("text", ""))
-        if block.get("weight") == "Bolder" and not shown.title:
-            shown.title = text
-        else:
-            shown.lines.append(text)
-    for action in card.get("actions") or []:
-        data = action.get("data") if isinstance(action.get("data"), dict) else {}
-        shown.buttons.append(
-            Button(
-                str(action.get("title", "")),
-                str(data.get("action_id", "")) if action.get("type") != "Action.OpenUrl" else "",
-                _STYLES.get(str(action.get("style", "")), ""),
-                str(action.get("url", "")) if action.get("type") == "Action.OpenUrl" else "",
-            )
-        )
-    return shown
-
-
-def message_id(message: Any) -> str:
-    if hasattr(message, "blocks"):
-        return f"{message.channel}|{message.ts}"
-    return str(getattr(message, "message_id", None) or getattr(message, "id", ""))
-
-
-def as_shown(message: Any, only_you: bool = False) -> Shown:
-    """Recognise the message by its shape: Block Kit, a Zoom card, an Adaptive Card, text."""
-    if hasattr(message, "blocks"):
-        return _slack(message, only_you)
-    if isinstance(getattr(message, "content", None), dict):
-        return _zoom(message)
-    for attachment in getattr(message, "attachments", None) or []:
-        if isinstance(attachment, dict) and isinstance(attachment.get("content"), dict):
-            return _card(message, attachment["content"])
-    text = getattr(message, "shown_text", None) or getattr(message, "text", "") or str(message)
-    return Shown(message_id(message), lines=[str(text)])
 
 
 class InboxPage:
@@ -167,6 +39,10 @@ class InboxPage:
         self.sandbox = sandbox
         # (platform, user) → (typed by the person?, text): commands and their plain-text acks
         self.answers: dict[tuple[str, str], list[tuple[bool, str]]] = {}
+        # (platform, user) → every item's key in the order this page first saw it: the
+        # stand-ins' clocks differ in format and resolution, so arrival order is the one order
+        # that fits typed commands, acks and messages together.
+        self.seen: dict[tuple[str, str], dict[str, None]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -211,18 +87,54 @@ class InboxPage:
         user_id = request.query.get("user") or (people[0][0] if people else "")
         user_id = self._user(platform, user_id) if user_id else ""
         shown = [as_shown(m, only) for m, only in self._messages(service, user_id)]
-        responses = getattr(service, "responses", {}).get(user_id, [])
-        notes = [
-            *self.answers.get((platform, user_id), []),
-            *((False, str(r.get("text", ""))) for r in responses),
-        ]
-        messages = _messages_html(platform, user_id, shown, notes)
+        for button in (b for m in shown for b in m.buttons):
+            button.url = self._as_viewer(button.url, platform, user_id)
+        items = {f"m:{m.id}": m for m in shown} | self._notes(service, platform, user_id)
+        order = self._observe(platform, user_id, list(items))
+        messages = _messages_html(platform, user_id, [items[k] for k in order if k in items])
         if request.query.get("fragment") == "1":
             return web.Response(text=messages, content_type="text/html")
         return web.Response(
             text=_page_html(self.sandbox, platform, user_id, people, messages, service),
             content_type="text/html",
         )
+
+    def _as_viewer(self, url: str, platform: str, user_id: str) -> str:
+        """A link to a stand-in's page, opened by the person whose inbox this is.
+
+        On the real platforms the browser is already signed in as that person, so their
+        sign-in page shows them; the stand-ins have no browser session, so the link says who
+        is looking (`login_hint`). Links elsewhere are left alone."""
+        if not any(url.startswith(f"{s.url}/") for s in self.sandbox.services.values()):
+            return url
+        account = next((a for a in self.sandbox.org.on(platform) if a.user_id == user_id), None)
+        if account is None or not account.email:
+            return url
+        joiner = "&" if urlsplit(url).query else "?"
+        return f"{url}{joiner}{urlencode({'login_hint': account.email.strip()})}"
+
+    def _notes(
+        self, service: FakeService, platform: str, user_id: str
+    ) -> dict[str, tuple[bool, str]]:
+        """Typed commands, plain acks and Slack's response_url posts, each under its own key."""
+        notes = {f"a:{i}": n for i, n in enumerate(self.answers.get((platform, user_id), []))}
+        responses = getattr(service, "responses", {}).get(user_id, [])
+        return notes | {f"r:{i}": (False, str(r.get("text", ""))) for i, r in enumerate(responses)}
+
+    def _observe(self, platform: str, user_id: str, keys: list[str]) -> list[str]:
+        """Remember keys not seen before, after those that were; returns the whole order."""
+        seen = self.seen.setdefault((platform, user_id), {})
+        seen.update(dict.fromkeys(k for k in keys if k not in seen))
+        return list(seen)
+
+    def _look(self, service: FakeService, platform: str, user_id: str) -> None:
+        shown = [f"m:{message_id(m)}" for m, _ in self._messages(service, user_id)]
+        self._observe(platform, user_id, [*shown, *self._notes(service, platform, user_id)])
+
+    def _note(self, platform: str, user_id: str, mine: bool, text: str) -> None:
+        notes = self.answers.setdefault((platform, user_id), [])
+        notes.append((mine, text))
+        self._observe(platform, user_id, [f"a:{len(notes) - 1}"])
 
     # -- acting --------------------------------------------------------------------------------
     def _back(self, platform: str, user_id: str) -> web.Response:
@@ -244,7 +156,8 @@ class InboxPage:
             await service.press(user_id, message, action)  # type: ignore[attr-defined]
             await asyncio.sleep(0.3)  # let the bot's answer land before the page redraws
             if button.url:  # a Slack link button is a press *and* opens its page
-                return web.Response(status=303, headers={"Location": button.url})
+                location = self._as_viewer(button.url, platform, user_id)
+                return web.Response(status=303, headers={"Location": location})
             return self._back(platform, user_id)
         raise web.HTTPNotFound(text="That message or button is no longer there. Go back.")
 
@@ -252,19 +165,22 @@ class InboxPage:
         platform = request.match_info["platform"]
         service = self._service(platform)
         user_id = self._user(platform, request.match_info["user_id"])
-        text = str((await request.post()).get("text", "")).strip()
-        if not text:
+        typed = str((await request.post()).get("text", "")).strip()
+        if not typed:
             raise web.HTTPBadRequest(text="Type a command first, e.g. help.")
-        if hasattr(service, "slash_command"):
-            status, body = await service.slash_command(user_id, text)
+        self._look(service, platform, user_id)  # what was there before the command
+        prefix = _command_prefix(service)
+        text = _after_prefix(typed) if prefix else typed
+        self._note(platform, user_id, True, f"{prefix}{text}".strip())
+        if prefix:
+            status, body = await service.slash_command(user_id, text)  # type: ignore[attr-defined]
             answer = _ack_text(status, body)
         else:
             await service.send_text(user_id, text)  # type: ignore[attr-defined]
             answer = ""
-        notes = self.answers.setdefault((platform, user_id), [])
-        notes.append((True, f"{_command_prefix(service)}{text}"))
+        self._look(service, platform, user_id)  # an ack the stand-in shows as a message
         if answer:
-            notes.append((False, answer))
+            self._note(platform, user_id, False, answer)
         await asyncio.sleep(0.3)
         return self._back(platform, user_id)
 
@@ -281,6 +197,15 @@ def _command_prefix(service: FakeService) -> str:
     return "/mio " if hasattr(service, "slash_command") else ""
 
 
+_TYPED_PREFIX = re.compile(r"[/@]?mio(?:\s+|$)", re.IGNORECASE)
+
+
+def _after_prefix(typed: str) -> str:
+    """The composer already says `/mio`: typing `/mio help` (or `mio help`) means `help`."""
+    match = _TYPED_PREFIX.match(typed)
+    return typed[match.end() :] if match else typed
+
+
 def _button_html(platform: str, user_id: str, shown: Shown, button: Button) -> str:
     css = f"btn {button.style}".strip()
     if not button.action:
@@ -293,11 +218,19 @@ def _button_html(platform: str, user_id: str, shown: Shown, button: Button) -> s
     )
 
 
-def _messages_html(
-    platform: str, user_id: str, shown: list[Shown], notes: list[tuple[bool, str]]
-) -> str:
+def _note_html(mine: bool, text: str) -> str:
+    if mine:
+        return f'<li class="note mine"><strong>You</strong> <code>{_e(text)}</code></li>'
+    return f'<li class="note"><em>Only visible to you:</em> {markup(text)}</li>'
+
+
+def _messages_html(platform: str, user_id: str, timeline: list[Shown | tuple[bool, str]]) -> str:
+    """Bot messages and notes, oldest first; the newest is last, where the page scrolls to."""
     items = []
-    for m in shown:
+    for m in timeline:
+        if isinstance(m, tuple):
+            items.append(_note_html(*m))
+            continue
         buttons = "".join(_button_html(platform, user_id, m, b) for b in m.buttons)
         tag = '<span class="only">Only visible to you</span>' if m.only_you else ""
         edited = ' <span class="edited">(edited)</span>' if m.edited else ""
@@ -310,12 +243,6 @@ def _messages_html(
             + (f'<div class="actions">{buttons}</div>' if buttons else "")
             + "</div></div></li>"
         )
-    items += [
-        f'<li class="note mine"><strong>You</strong> <code>{_e(text)}</code></li>'
-        if mine
-        else f'<li class="note"><em>Only visible to you:</em> {markup(text)}</li>'
-        for mine, text in notes
-    ]
     body = "".join(items) or '<li class="empty">No messages from Mio yet.</li>'
     return f'<ol class="messages">{body}</ol>'
 
@@ -369,13 +296,21 @@ def _page_html(
 _JS = """
 (() => {
   const list = () => document.querySelector('.messages');
+  const root = document.documentElement;
+  const atEnd = () => innerHeight + scrollY >= root.scrollHeight - 80;
+  const toEnd = () => scrollTo(0, root.scrollHeight);
+  toEnd();  // a chat opens at its newest message, as every chat client does
   let last = null;
   setInterval(async () => {
     if (document.hidden || !list() || list().contains(document.activeElement)) return;
     const url = new URL(location.href); url.searchParams.set('fragment', '1');
     const r = await fetch(url); if (!r.ok) return;
     const html = await r.text();
-    if (html !== last) list().outerHTML = html;
+    if (html !== last) {
+      const follow = atEnd();  // only someone already reading the end is moved along
+      list().outerHTML = html;
+      if (follow) toEnd();
+    }
     last = html;
   }, 1500);
 })();

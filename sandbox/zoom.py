@@ -388,8 +388,10 @@ class ZoomSandbox(FakeService):
             f'<input type="hidden" name="{k}" value="{_e(q.get(k, ""))}">'
             for k in ("client_id", "redirect_uri", "state")
         )
+        chosen = self._signed_in(q.get("login_hint", ""))
         options = "".join(
-            f'<option value="{_e(u.id)}">{_e(u.display_name)} ({_e(u.email or "")})</option>'
+            f'<option value="{_e(u.id)}"{" selected" if u.id == chosen else ""}>'
+            f"{_e(u.display_name)} ({_e(u.email or '')})</option>"
             for u in self.users.values()
             if u.status == "active"
         )
@@ -402,6 +404,21 @@ class ZoomSandbox(FakeService):
 <button name="decision" value="allow">Allow</button>
 <button name="decision" value="deny">Decline</button></form></body></html>"""
         return web.Response(text=page, content_type="text/html")
+
+    def _signed_in(self, hint: str) -> str:
+        """Who the page shows as signed in: on zoom.us, whoever is signed in in that browser
+        (the authorize request carries no user, platform-apis.md §F.4). The stand-in has no
+        browser session, so the sandbox's inbox view says whose browser it is with
+        `login_hint` (an email or user id, as OpenID Connect names it); otherwise the first."""
+        wanted = hint.strip().lower()
+        for u in self.users.values():
+            if (
+                wanted
+                and u.status == "active"
+                and wanted in {u.id.lower(), (u.email or "").lower()}
+            ):
+                return u.id
+        return ""
 
     async def _authorize_decision(self, request: web.Request) -> web.Response:
         form = await request.post()

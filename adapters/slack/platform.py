@@ -49,6 +49,7 @@ class SlackPlatform:
 
     name: ClassVar[Platform] = SLACK
     label: ClassVar[str] = "Slack"
+    aliases: ClassVar[tuple[str, ...]] = ()  # people call it Slack and nothing else
     # chat.postMessage: about one message a second. Not a ClassVar: the Protocol in
     # bot/platform.py declares an instance attribute.
     rate_per_second: float = 1.0

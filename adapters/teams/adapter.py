@@ -53,6 +53,7 @@ class TeamsPlatform:
 
     name: ClassVar[Platform] = PLATFORM
     label: ClassVar[str] = "Teams"
+    aliases: ClassVar[tuple[str, ...]] = ("msteams", "ms teams", "microsoft teams", "teams chat")
     # Teams allows a bot 7 messages per second per chat and about 30 per second per tenant
     # (§G, §I.15); each outbox row is one chat, so 7 rows a second stays under both.
     rate_per_second: float = 7.0

@@ -71,6 +71,7 @@ class WebexPlatform:
 
     name: ClassVar[Platform] = PLATFORM
     label: ClassVar[str] = "Webex"
+    aliases: ClassVar[tuple[str, ...]] = ("webex teams", "cisco webex", "webex app")
     # Webex publishes no numbers (§G, §I.15) and throttles /people polling: stay modest and
     # let a 429's Retry-After pause the outbox.
     rate_per_second: float = 5.0

@@ -71,6 +71,7 @@ class ZoomPlatform:
 
     name: ClassVar[Platform] = Platform("zoom")
     label: ClassVar[str] = "Zoom"
+    aliases: ClassVar[tuple[str, ...]] = ("zoom chat", "zoom team chat", "zoom workplace")
     # Zoom's "Medium" label on the Free plan (users list, chatbot send): 2 requests/s per account.
     # Pro and Business accounts allow 20 and 60; ZOOM_RATE_PER_SECOND raises it per deployment,
     # which is why this is a class default that an instance may override.

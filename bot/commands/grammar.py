@@ -12,6 +12,8 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from bot.platform_names import Declared, PlatformNameError, PlatformNames, platform_names
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -116,14 +118,6 @@ def help_text(specs: tuple[Spec, ...] = SPECS, topic: str | None = None) -> list
     return lines + [f"`{s.usage}` — {s.help} e.g. `{s.example}`" for s in chosen or specs]
 
 
-# Names people use for a platform beyond its own name and label. Two-word ones are matched
-# before one-word ones, so "MS Teams" is never read as a user "… MS" plus "Teams".
-_ALIASES: Mapping[str, str] = {
-    "msteams": "teams",
-    "ms-teams": "teams",
-    "ms teams": "teams",
-    "microsoft teams": "teams",
-}
 _QUOTES: Mapping[str, str] = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}
 _PREFIXES = frozenset({"/mio", "mio", "@mio"})
 _ALL = "all"
@@ -160,46 +154,63 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
+def names_of(platforms: PlatformNames | Collection[str]) -> PlatformNames:
+    """Platform names as given: the full registry's words, or bare names (all connected), or a
+    mapping of name → label, which also teaches the parser each label."""
+    if isinstance(platforms, PlatformNames):
+        return platforms
+    labels = dict(platforms) if isinstance(platforms, Mapping) else {p: p for p in platforms}
+    declared = {str(n).lower(): Declared(str(label)) for n, label in labels.items()}
+    return platform_names(declared, declared)
+
+
 class _Platforms:
     """Resolves what people type ("MS Teams", "Zoom", "teams,zoom") to platform names."""
 
-    def __init__(self, platforms: Collection[str]) -> None:
-        self.names = sorted({str(p).lower() for p in platforms})
-        words: dict[tuple[str, ...], str] = {(p,): p for p in self.names}
-        if isinstance(platforms, Mapping):  # name → label, e.g. "zoom" → "Zoom Team Chat"
-            for name, label in platforms.items():
-                words.setdefault(tuple(str(label).lower().split()), str(name).lower())
-        for alias, name in _ALIASES.items():
-            if name in self.names:
-                words.setdefault(tuple(alias.split()), name)
-        self.words = words
-        self.longest = max(len(w) for w in words) if words else 1
+    def __init__(self, platforms: PlatformNames | Collection[str]) -> None:
+        self.names = names_of(platforms)
 
-    def known(self) -> str:
-        return ", ".join(f"`{p}`" for p in self.names) or "none (no platform is connected)"
+    def _word(self, tokens: list[_Token]) -> str | None:
+        return self.names.lookup(" ".join(t.text.strip(",") for t in tokens))
 
     def peel(self, tokens: list[_Token]) -> tuple[list[str], int] | None:
-        """The platform(s), or `all`, that `tokens` end with, and how many tokens name them."""
-        for size in range(min(self.longest, len(tokens)), 1, -1):
+        """The platform(s), or `all`, that `tokens` end with, and how many tokens name them.
+
+        A name of several words ("zoom team chat") is read as one platform unless each of its
+        words is a platform too: "webex teams" after a user is two platforms, not one."""
+        for size in range(min(self.names.most_words, len(tokens)), 1, -1):
             tail = tokens[-size:]
-            if not any(t.quoted for t in tail):
-                name = self.words.get(tuple(t.text.lower().strip(",") for t in tail))
-                if name is not None:
-                    return [name], size
+            if any(t.quoted for t in tail) or all(self._word([t]) for t in tail):
+                continue
+            name = self._word(tail)
+            if name is not None:
+                return [name], size
         if not tokens or tokens[-1].quoted:
             return None
-        parts = [p.lower() for p in tokens[-1].text.split(",") if p]
-        names = [p if p == _ALL else self.words.get((p,)) for p in parts]
+        parts = [p for p in tokens[-1].text.split(",") if p]
+        names = [_ALL if p.lower() == _ALL else self.names.lookup(p) for p in parts]
         if None in names:
             return None  # (a lone "," names nothing but is still peeled, as in "teams , zoom")
         return [n for n in names if n is not None], 1
 
+    def connected(self, names: list[str], spec: Spec) -> list[str]:
+        """`names` unchanged when each is connected; else say which is not, and what is."""
+        try:
+            for name in names:
+                if name != _ALL:
+                    self.names.resolve(name)
+        except PlatformNameError as exc:
+            raise ParseError(exc.message, spec) from None
+        return names
+
     def unknown(self, token: _Token, spec: Spec) -> ParseError:
         bad = [p for p in token.text.split(",") if p and self.peel([_Token(p, False)]) is None]
-        return ParseError(
-            f"`{bad[0] if bad else token.text}` is not a platform I know; "
-            f"the platforms are {self.known()}.",
-            spec,
+        return ParseError(self.names.unknown(bad[0] if bad else token.text).message, spec)
+
+    def known(self) -> str:
+        return (
+            ", ".join(f"`{p}`" for p in sorted(self.names.connected))
+            or "none (no platform is connected)"
         )
 
 
@@ -235,7 +246,7 @@ def _parse_sync(args: list[_Token], pf: _Platforms, spec: Spec) -> Sync:
     user = _user(args[:end], spec, pf=pf)
     if not found:
         raise ParseError(f"`sync {user}` needs a platform: one of {pf.known()}, or `all`.", spec)
-    if _ALL in found:
+    if _ALL in pf.connected(found, spec):
         return Sync(user, (), all=True)
     return Sync(user, tuple(dict.fromkeys(found)), all=False)
 
@@ -251,7 +262,8 @@ def _parse_user_platform(args: list[_Token], pf: _Platforms, spec: Spec) -> tupl
     names, size = peeled
     if len(names) != 1 or names[0] == _ALL:
         raise ParseError(f"`{spec.name}` takes one platform, not `{args[-1].text}`.", spec)
-    return _user(args[:-size], spec, pf=pf), names[0]
+    user = _user(args[:-size], spec, pf=pf)
+    return user, pf.connected(names, spec)[0]
 
 
 def _parse_import(args: list[_Token], pf: _Platforms, spec: Spec) -> Import:
@@ -263,7 +275,7 @@ def _parse_import(args: list[_Token], pf: _Platforms, spec: Spec) -> Import:
     names, size = peeled
     if size != len(args) or len(names) != 1:
         raise ParseError(f"`import` takes at most one platform, not `{_join(args)}`.", spec)
-    return Import(None if names[0] == _ALL else names[0])
+    return Import(None if names[0] == _ALL else pf.connected(names, spec)[0])
 
 
 def _unknown_command(word: str) -> ParseError:
@@ -272,11 +284,12 @@ def _unknown_command(word: str) -> ParseError:
     return ParseError(f"`{word}` is not a command.{hint} Type `/mio help` to see all commands.")
 
 
-def parse(text: str, platforms: Collection[str]) -> Command:
+def parse(text: str, platforms: PlatformNames | Collection[str]) -> Command:
     """Text after (or including) `/mio` → a typed command, or a `ParseError` to show as is.
 
-    `platforms` are the platform names the bot knows; a mapping of name → label also teaches
-    the parser each label.
+    `platforms` is best `platform_names(ADAPTERS, connected)`, so a known platform that is not
+    connected is told apart from a word that names none; bare names (all taken as connected)
+    or a mapping of name → label also work.
     """
     try:
         tokens = _tokenize(text)

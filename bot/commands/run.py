@@ -13,12 +13,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters import ADAPTERS
 from bot import admins, first_contact, lifecycle, messages, outbox
 from bot.commands import grammar, views
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.directory import import_platform
 from bot.lifecycle import NotFound
+from bot.platform_names import platform_names
 from bot.sync import Refused, SyncKind, SyncRefused
 from bot.types import ButtonPress, InboundCommand, Message, ReplyTarget, Rich, Text
 from store.models import Account, Person
@@ -100,7 +102,7 @@ async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Messa
     if not is_admin(core, account):
         return _for_everyone(session, core, event, actor)
     try:
-        command = grammar.parse(event.text, list(core.platforms))
+        command = grammar.parse(event.text, platform_names(ADAPTERS, core.platforms))
     except grammar.ParseError as exc:
         return messages.note(exc.message)
     spec = next(s for s in grammar.SPECS if s.name == _name(command))

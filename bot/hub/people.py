@@ -12,11 +12,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from adapters import ADAPTERS
 from bot import lifecycle
 from bot.core import Core
 from bot.hub.auth import Admin, admin_view
 from bot.hub.render import ENV, HubError, answer, fragment, int_param, render
 from bot.hub.rows import HUB_FIXES, Row, build_rows
+from bot.platform_names import PlatformNameError, resolve_platform
 from bot.sync import PrimaryRefused, SyncKind, SyncRefused
 from bot.web import CORE
 from store.hub_queries import (
@@ -162,10 +164,10 @@ def row_html(row: Row, csrf: str) -> str:
 
 
 def _platform(core: Core, request: web.Request) -> str:
-    platform = request.match_info["platform"]
-    if platform not in core.platforms:
-        raise HubError(404, f"Mio is not connected to “{platform[:40]}”.")
-    return platform
+    try:
+        return resolve_platform(request.match_info["platform"], ADAPTERS, core.platforms)
+    except PlatformNameError as exc:
+        raise HubError(404, exc.plain) from None
 
 
 def _person_id(request: web.Request) -> int:

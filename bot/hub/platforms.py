@@ -21,6 +21,7 @@ from bot.core import Core
 from bot.directory import import_platform
 from bot.hub.auth import Admin, admin_view
 from bot.hub.render import HubError, redirect, render, wants_json
+from bot.platform_names import PlatformNameError, resolve_platform
 from bot.types import PlatformError
 from bot.web import CORE
 from store.hub_queries import last_events
@@ -195,7 +196,7 @@ def page_routes(imports: Imports) -> list[web.RouteDef]:
 
 
 def _platform(core: Core, request: web.Request) -> str:
-    platform = request.match_info["platform"]
-    if platform not in core.platforms:
-        raise HubError(404, f"Mio is not connected to “{platform[:40]}”.")
-    return platform
+    try:
+        return resolve_platform(request.match_info["platform"], ADAPTERS, core.platforms)
+    except PlatformNameError as exc:
+        raise HubError(404, exc.plain) from None

@@ -7,6 +7,7 @@ exactly the path the tests do.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from sandbox.slack.oauth import html
 
 if TYPE_CHECKING:
     from sandbox.slack.service import SlackSandbox
+
+_TYPED_PREFIX = re.compile(r"^[/@]?mio(?:\s+|$)", re.IGNORECASE)
 
 
 class InboxView:
@@ -57,7 +60,9 @@ class InboxView:
         if user_id not in self._sandbox.users:
             return web.Response(status=404, text="no such sandbox user")
         form = await request.post()
-        status, body = await self._sandbox.slash_command(user_id, str(form.get("text", "")))
+        # The box is labelled `/mio`: someone typing `/mio help` there means `help`.
+        text = _TYPED_PREFIX.sub("", str(form.get("text", "")).strip(), count=1)
+        status, body = await self._sandbox.slash_command(user_id, text)
         # Slack shows the ack's body as the answer; an empty 200 means "answered elsewhere".
         try:
             answer = str(json.loads(body).get("text", "")) if body.startswith("{") else body

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters import ADAPTERS
 from bot.commands.grammar import (
     SPECS,
     Command,
@@ -21,17 +22,19 @@ from bot.commands.grammar import (
     help_text,
     parse,
 )
+from bot.platform_names import platform_names
 
 PLATFORMS = ("slack", "teams", "webex", "zoom")
 
 
 def ok(text: str) -> Command:
-    return parse(text, PLATFORMS)
+    return parse(text, platform_names(ADAPTERS, PLATFORMS))
 
 
-def error(text: str, platforms: tuple[str, ...] = PLATFORMS) -> str:
+def error(text: str, connected: tuple[str, ...] = PLATFORMS) -> str:
+    """The parser's refusal when the adapters' registry is known and `connected` connected."""
     with pytest.raises(ParseError) as info:
-        parse(text, platforms)
+        parse(text, platform_names(ADAPTERS, connected))
     assert str(info.value) == info.value.message
     return info.value.message
 
@@ -143,10 +146,38 @@ def test_labels_from_a_mapping() -> None:
     assert parse("sync @bob zoom team chat", platforms) == Sync("@bob", ("zoom",), all=False)
 
 
-def test_aliases_of_unknown_platforms_are_not_platforms() -> None:
-    message = error("sync @bob msteams", ("slack", "zoom"))
-    assert "`msteams` is not a platform I know" in message
-    assert "`slack`, `zoom`" in message
+def test_bare_names_know_no_aliases() -> None:
+    with pytest.raises(ParseError) as info:
+        parse("sync @bob msteams", ("slack", "teams"))
+    assert "`msteams` is not a platform I know" in info.value.message
+
+
+@pytest.mark.parametrize("typed", ["msteams", "Teams", "MS Teams", "microsoft teams"])
+def test_a_known_platform_that_is_not_connected_says_so(typed: str) -> None:
+    message = error(f"sync @bob {typed}", ("slack", "zoom"))
+    assert message.startswith(
+        "Teams is a platform Mio knows, but it is not connected here (connected: `slack`, "
+        "`zoom`). Usage: `/mio sync"
+    )
+    assert "not a platform I know" not in message
+    for text in (f"primary @bob {typed}", f"unsync Bob Marley {typed}", f"import {typed}"):
+        assert "Teams is a platform Mio knows, but it is not connected" in error(text, ("zoom",))
+
+
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [("zoom chat", "zoom"), ("Zoom Team Chat", "zoom"), ("ZOOM-chat", "zoom"),
+     ("Webex-Teams", "webex"), ("Cisco Webex", "webex")],
+)  # fmt: skip
+def test_aliases_declared_by_the_adapters(alias: str, name: str) -> None:
+    assert ok(f"sync Bob Marley {alias}") == Sync("Bob Marley", (name,), all=False)
+    assert ok(f"primary <@U1|bob> {alias}") == Primary("<@U1|bob>", name)
+    assert ok(f"import {alias}") == Import(name)
+
+
+def test_platform_names_that_are_each_a_platform_are_a_list() -> None:
+    assert ok("sync @bob webex teams") == Sync("@bob", ("webex", "teams"), all=False)
+    assert ok("sync @bob zoom webex teams") == Sync("@bob", ("zoom", "webex", "teams"), False)
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -243,7 +274,19 @@ def test_unbalanced_quote(text: str, fragment: str, usage: str | None) -> None:
 
 
 def test_no_platforms_connected() -> None:
-    assert "none (no platform is connected)" in error("sync @bob teams", ())
+    message = error("sync @bob teams", ())
+    assert (
+        "Teams is a platform Mio knows, but it is not connected here (none is connected" in message
+    )
+
+
+def test_a_typo_suggests_the_closest_platform() -> None:
+    message = error("sync @bob zooom", ("slack", "zoom"))
+    assert message.startswith("`zooom` is not a platform I know. Did you mean `zoom`?")
+    assert (
+        "The platforms are `slack`, `teams`, `webex`, `zoom`; connected: `slack`, `zoom`."
+        in message
+    )
 
 
 # --- help -----------------------------------------------------------------------------------

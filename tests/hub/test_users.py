@@ -233,7 +233,7 @@ async def test_reset_with_and_without_script(hub: Hub) -> None:
 
 async def test_missing_people_and_platforms_are_4xx(hub: Hub) -> None:
     assert "no longer exists" in await hub.page("/hub/people/99999/sync/zoom", status=404)
-    assert "not connected" in await hub.page("/hub/people/1/sync/myspace", status=404)
+    assert "myspace is not a platform I know" in await hub.page("/hub/people/1/sync/myspace", 404)
     await hub.post("/hub/people/99999/reset", status=404)
     answer = await hub.post("/hub/people/1/primary", {"platform": "fax"}, status=400)
     assert "connected platforms" in answer["sentence"]
