@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 from datetime import timedelta
+
+from cryptography.fernet import Fernet
 
 from bot import reminders
 from bot.app import build_core
 from bot.delivery import Worker
-from tests.e2e.conftest import Harness
+from bot.settings import Secret, Settings
+from store.db import make_engine, make_sessionmaker
+from tests.e2e.conftest import Harness, free_port
 from tests.e2e.test_consent_flow import BOB, request_consent
 
 
@@ -60,3 +66,44 @@ async def test_two_processes_remind_once(harness: Harness) -> None:
 async def test_zoom_url_validation_through_the_app(harness: Harness) -> None:
     answer = await harness.zoom.url_validation()
     assert answer["plainToken"] and answer["encryptedToken"]
+
+
+async def test_healthz_hides_the_driver_error(harness: Harness) -> None:
+    """An unreachable database is "unavailable": no host, port, user or driver text leaks."""
+    h = harness
+    dead = make_engine(f"postgresql+asyncpg://mio:hunter2@127.0.0.1:{free_port()}/mio")
+    healthy = h.core.sessions
+    h.core.sessions = make_sessionmaker(dead)
+    try:
+        async with h.http.get(f"{h.url}/healthz") as resp:
+            body = await resp.text()
+            assert resp.status == 503
+    finally:
+        h.core.sessions = healthy
+        await dead.dispose()
+    assert json.loads(body) == {"status": "error", "database": "unavailable"}
+    assert "hunter2" not in body and "127.0.0.1" not in body
+
+
+async def test_metrics_token_is_required_when_set(harness: Harness) -> None:
+    h = harness
+    token = "m3trics-" + "x" * 24
+    h.core.settings = replace(h.core.settings, metrics_token=Secret(token))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+        async with h.http.get(f"{h.url}/metrics", headers=headers) as resp:
+            assert resp.status == 401, headers
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+            assert "mio_outbox_pending" not in await resp.text()
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with h.http.get(f"{h.url}/metrics", headers=bearer) as resp:
+        assert resp.status == 200
+        assert "mio_outbox_pending 0" in await resp.text()
+
+
+def test_metrics_token_setting() -> None:
+    base = {"MIO_SECRET_KEY": Fernet.generate_key().decode()}
+    assert Settings.from_env(base).metrics_token is None
+    assert Settings.from_env({**base, "MIO_METRICS_TOKEN": " "}).metrics_token is None
+    got = Settings.from_env({**base, "MIO_METRICS_TOKEN": "s3cret-token-1234"}).metrics_token
+    assert got is not None and got.value == "s3cret-token-1234"
+    assert "s3cret" not in repr(got)
