@@ -213,10 +213,10 @@ class Worker:
                     outcome=result.get("outcome"),
                 )
 
-    async def drain(self, max_rounds: int = 50) -> None:
+    async def drain(self, max_rounds: int = 50, limit: int = 50) -> None:
         """Deliver until nothing is due (tests and the CLI; the app runs `forever`)."""
         for _ in range(max_rounds):
-            if await self.run_once() == 0:
+            if await self.run_once(limit) == 0:
                 return
 
     async def forever(self, idle: float = 1.0) -> None:

@@ -9,11 +9,13 @@ from datetime import timedelta
 
 from cryptography.fernet import Fernet
 
-from bot import reminders
+from bot import messages, outbox, reminders
 from bot.app import build_core
-from bot.delivery import Worker
+from bot.delivery import LEASE, Worker
 from bot.settings import Secret, Settings
+from bot.types import DirectoryUser, Platform, PlatformUserId
 from store.db import make_engine, make_sessionmaker
+from store.repositories import Outbox
 from tests.e2e.conftest import Harness, free_port
 from tests.e2e.test_consent_flow import BOB, request_consent
 
@@ -30,19 +32,44 @@ async def test_healthz_and_metrics(harness: Harness) -> None:
     assert 'mio_syncs{platform="zoom",status="pending"} 1' in text
 
 
+async def queue_dms(h: Harness, each: int) -> list[str]:
+    """`each` DMs to every active Slack person, queued as the services queue them."""
+    people = [a for a in h.org.on("slack") if a.active and not a.is_bot and a.email]
+    async with h.core.transaction() as session:
+        for a in people:
+            user = DirectoryUser(Platform("slack"), PlatformUserId(a.user_id), a.email, a.name)
+            for n in range(each):
+                await outbox.send_dm(
+                    session, h.core, user, messages.note(f"#{n}"), key=f"t:{a.user_id}:{n}"
+                )
+    return [a.email for a in people if a.email]
+
+
 async def test_two_processes_deliver_each_dm_once(harness: Harness) -> None:
+    """Many rows, two workers taking small batches, and a worker acting on a stale view."""
     h = harness
     other = build_core(h.core.settings, h.clock)  # a second process on the same database
     for adapter in other.platforms.values():
         await adapter.start()
     try:
-        for who in ("bob@acme.test", "grace@acme.test", "carol@acme.test"):
-            await h.command("slack", "ada@acme.test", f"primary {who} slack")
-            seen = await h.agents["slack"].command("ada@acme.test", f"sync {who} zoom")
-            await h.agents["slack"].press("ada@acme.test", seen, "mio:confirm")
-        await asyncio.gather(h.worker.drain(), Worker(other).drain())
-        for who in ("bob@acme.test", "grace@acme.test", "carol@acme.test"):
-            assert len(h.agents["slack"].dms(who)) == 1, who
+        people = await queue_dms(h, each=3)
+        assert len(people) >= 6
+        now = h.clock.now()
+        async with other.transaction() as session:  # the other process looks for due rows...
+            seen = list((await session.execute(Outbox(session).due(now, 100, ["slack"]))).scalars())
+        assert len(seen) == 3 * len(people)
+        # ...and both deliver in small batches, so each claims while the other delivers.
+        await asyncio.gather(h.worker.drain(limit=3), Worker(other).drain(limit=3))
+        async with other.transaction() as session:  # ...then it acts on what it saw
+            late = await Outbox(session).take(seen, now, now + LEASE, "late")
+        assert late == []
+        await Worker(other).drain()
+        for who in people:
+            assert [m.text.splitlines()[0] for m in h.agents["slack"].dms(who)] == [
+                "#0",
+                "#1",
+                "#2",
+            ], who
     finally:
         for adapter in other.platforms.values():
             await adapter.close()
