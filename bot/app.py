@@ -19,6 +19,7 @@ from bot.core import Core
 from bot.crypto import Vault
 from bot.delivery import Worker
 from bot.events import make_handler
+from bot.logs import quiet_body_loggers
 from bot.platform import ChatPlatform
 from bot.settings import Settings
 from bot.types import DELIVERY_MEMORY
@@ -61,6 +62,7 @@ def create_app(
     background: bool = True,
     tick_seconds: float = 60.0,
 ) -> web.Application:
+    quiet_body_loggers()
     core = build_core(settings, clock)
     app = web.Application(client_max_size=1024 * 1024)
     app[CORE] = core

@@ -24,6 +24,7 @@ from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.delivery import Worker
 from bot.directory import import_platform
+from bot.logs import AccessLog
 from bot.platform_names import PlatformNameError, resolve_platform
 from bot.settings import ConfigError, Settings
 from bot.sync import ICONS, Refused, Status, SyncKind, SyncRefused
@@ -126,7 +127,7 @@ def serve() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     run(_prepare(settings))
     console.print(f"Serving on port {settings.port}, public URL {settings.public_url}")
-    web.run_app(create_app(settings), port=settings.port, print=None)
+    web.run_app(create_app(settings), port=settings.port, print=None, access_log_class=AccessLog)
 
 
 async def _prepare(settings: Settings) -> None:

@@ -74,7 +74,9 @@ async def press(session: AsyncSession, core: Core, event: ButtonPress) -> Messag
     url = adapter.authorize_url(state, core.redirect_uri(sync.platform))
     step = messages.authorize_step(core.label(sync.platform), url)
     if ref is not None:
-        await outbox.update_dm(session, core, ref, step, key=f"authorize:{sync.id}:{state[:12]}")
+        await outbox.update_dm(
+            session, core, ref, step, key=f"authorize:{sync.id}:{token_hash(state)[:16]}"
+        )
         return None
     return step
 

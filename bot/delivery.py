@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import codec, lifecycle
+from bot import codec, lifecycle, outbox
 from bot.core import Core
 from bot.sync import Event
 from bot.types import Identity, PermanentFailure, PlatformUserId, RetryLater, TokenGrant
@@ -106,6 +106,7 @@ class Worker:
         await self.pacer.acquire(platform, adapter.rate_per_second)
         result: dict[str, Any] = {}
         try:
+            payload = self._unseal(platform, kind, payload, secret)
             if kind == "send_dm":
                 ref = await adapter.send_dm(
                     codec.load_user(payload["user"]), codec.load_message(payload["message"])
@@ -133,6 +134,14 @@ class Worker:
             await self._retry(claim, item_id, platform, attempts, f"{exc!r} (ref: {ref})", None)
         else:
             await self._done(claim, item_id, kind, sync_id, payload, result)
+
+    def _unseal(
+        self, platform: str, kind: str, payload: dict[str, Any], secret: str | None
+    ) -> dict[str, Any]:
+        try:
+            return outbox.unseal(self.core, kind, payload, secret)
+        except ValueError as exc:  # sealed with another MIO_SECRET_KEY: no retry can help
+            raise PermanentFailure(platform, str(exc)) from None
 
     def _grant(self, secret: str | None) -> TokenGrant:
         if secret is None:
@@ -201,7 +210,8 @@ class Worker:
     ) -> None:
         now = self.core.clock.now()
         async with self.core.transaction() as session:
-            await Outbox(session).finish(item_id, claim, state="done", done_at=now)
+            # Delivered: the sealed part (message text, tokens to revoke) is no longer needed.
+            await Outbox(session).finish(item_id, claim, state="done", done_at=now, secret=None)
             if kind == "send_dm" and sync_id is not None:
                 await lifecycle.remember_dm(session, sync_id, result["ref"])
             if kind == "revoke":
@@ -213,10 +223,10 @@ class Worker:
                     outcome=result.get("outcome"),
                 )
 
-    async def drain(self, max_rounds: int = 50) -> None:
+    async def drain(self, max_rounds: int = 50, limit: int = 50) -> None:
         """Deliver until nothing is due (tests and the CLI; the app runs `forever`)."""
         for _ in range(max_rounds):
-            if await self.run_once() == 0:
+            if await self.run_once(limit) == 0:
                 return
 
     async def forever(self, idle: float = 1.0) -> None:

@@ -1,6 +1,9 @@
 """Queueing platform calls in the same transaction as the state change that causes them.
 
 `bot.delivery` delivers the rows at least once; callers here only say what should happen.
+What a row says (the message, and where an answer goes) is sealed with MIO_SECRET_KEY: it
+carries consent tokens, sign-in URLs and Slack `response_url`s, each enough to act as the
+person, so a copy of the table must not be usable. Only the routing stays readable.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ async def send_dm(
         user.platform,
         "send_dm",
         key,
-        {"user": codec.dump(user), "message": codec.dump(message)},
+        {"user": codec.dump(user)},
         sync_id=sync_id,
+        sealed={"message": codec.dump(message)},
     )
 
 
@@ -44,7 +48,8 @@ async def update_dm(
         ref.platform,
         "update_dm",
         key,
-        {"ref": codec.dump(ref), "message": codec.dump(message)},
+        {"ref": codec.dump(ref)},
+        sealed={"message": codec.dump(message)},
     )
 
 
@@ -57,15 +62,23 @@ async def reply(
         target.platform,
         "reply",
         key,
-        {"target": codec.dump(target), "message": codec.dump(message)},
+        {"platform": target.platform},
+        sealed={"target": codec.dump(target), "message": codec.dump(message)},
     )
 
 
 async def revoke(
     session: AsyncSession, core: Core, platform: str, person_id: int, tokens: str, *, key: str
 ) -> None:
-    """Queue a token revocation; the tokens stay encrypted inside the outbox row."""
+    """Queue a token revocation; the tokens stay encrypted (as the grant stored them)."""
     await _add(session, core, platform, "revoke", key, {"person_id": person_id}, secret=tokens)
+
+
+def unseal(core: Core, kind: str, payload: dict[str, Any], secret: str | None) -> dict[str, Any]:
+    """The row's payload with its sealed part opened (rows queued before sealing have none)."""
+    if kind == "revoke" or secret is None:
+        return payload
+    return {**payload, **core.vault.open(secret)}
 
 
 async def _add(
@@ -77,9 +90,12 @@ async def _add(
     payload: dict[str, Any],
     *,
     sync_id: int | None = None,
+    sealed: dict[str, Any] | None = None,
     secret: str | None = None,
 ) -> None:
     now = core.clock.now()
+    if sealed is not None:
+        secret = core.vault.seal(sealed)
     await Outbox(session).add(
         {
             "idempotency_key": key,

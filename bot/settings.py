@@ -56,6 +56,8 @@ class Settings:
     port: int
     # Everything else (platform credentials and base URLs) goes to the adapters untouched.
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
+    # When set, /metrics answers only `Authorization: Bearer <token>` (it reveals counts).
+    metrics_token: Secret | None = None
 
     @classmethod
     def from_env(
@@ -94,6 +96,7 @@ class Settings:
         admins = frozenset(
             a.strip().lower() for a in env.get("MIO_ADMINS", "").split(",") if a.strip()
         )
+        metrics = env.get("MIO_METRICS_TOKEN", "").strip()
         public_url = env.get("MIO_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
         return cls(
             database_url=db_url,
@@ -105,4 +108,5 @@ class Settings:
             pending_expires_after=policy.expires_after,
             port=port,
             env=env,
+            metrics_token=Secret(metrics) if metrics else None,
         )

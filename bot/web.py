@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
+
 from aiohttp import web
 from jinja2 import Environment, select_autoescape
 from sqlalchemy import text
@@ -9,8 +12,11 @@ from sqlalchemy import text
 from bot import connect
 from bot.consent import oauth_callback
 from bot.core import Core
+from bot.settings import Secret
 from bot.types import PlatformError
 from store.repositories import Outbox, Syncs
+
+log = logging.getLogger(__name__)
 
 CORE: web.AppKey[Core] = web.AppKey("core", Core)
 
@@ -49,18 +55,36 @@ async def admin_callback_view(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Public (load balancers call it), so the driver's error text, which names hosts, users
+    and databases, goes to the log only."""
     core = request.app[CORE]
     try:
         async with core.sessions() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:
-        return web.json_response({"status": "error", "database": str(exc)}, status=503)
+        log.warning("health check: database unavailable: %s: %s", type(exc).__name__, exc)
+        return web.json_response({"status": "error", "database": "unavailable"}, status=503)
     return web.json_response({"status": "ok", "platforms": sorted(core.platforms)})
+
+
+def metrics_allowed(request: web.Request, token: Secret | None) -> bool:
+    """No token configured: open (bind it privately); else `Authorization: Bearer <token>`."""
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    expected = token.value.encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format: what an operator alerts on (stuck outbox, failures)."""
     core = request.app[CORE]
+    if not metrics_allowed(request, core.settings.metrics_token):
+        return web.Response(
+            status=401,
+            text="Send the MIO_METRICS_TOKEN as Authorization: Bearer <token>.\n",
+            headers={"WWW-Authenticate": 'Bearer realm="mio-metrics"'},
+        )
     async with core.sessions() as session:
         pending = await Outbox(session).pending_count()
         counts = await Syncs(session).counts()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import (
@@ -347,39 +347,52 @@ class Outbox(Repo):
         """Queue a call; a row with the same idempotency key is never queued twice."""
         return await insert_ignore(self.session, OutboxItem, row, ["idempotency_key"])
 
-    async def claim(
-        self, now: datetime, until: datetime, claim_id: str, limit: int, platforms: Sequence[str]
-    ) -> list[OutboxItem]:
-        """Mark due rows as ours for a while; rows locked by another process are skipped."""
-        due = (
+    @staticmethod
+    def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+        """Every condition a claim relies on: still pending, due, and nobody's live lease."""
+        return [
+            OutboxItem.state == "pending",
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+        ]
+
+    def due(self, now: datetime, limit: int, platforms: Sequence[str]) -> Select[tuple[int]]:
+        """Ids of due rows, oldest first; on PostgreSQL rows another claim holds are skipped."""
+        return (
             select(OutboxItem.id)
-            .where(
-                OutboxItem.state == "pending",
-                OutboxItem.next_attempt_at <= now,
-                OutboxItem.platform.in_(platforms),
-                or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
-            )
+            .where(*self._claimable(now), OutboxItem.platform.in_(platforms))
             .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = list((await self.session.execute(due)).scalars())
-        if not ids:
-            return []
-        await self.session.execute(
-            update(OutboxItem)
-            .where(
-                OutboxItem.id.in_(ids),
-                or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
-            )
-            .values(claimed_until=until, claim_id=claim_id)
-        )
+
+    async def take(
+        self,
+        candidates: Sequence[int] | Select[tuple[int]],
+        now: datetime,
+        until: datetime,
+        claim_id: str,
+    ) -> list[OutboxItem]:
+        """Lease the candidates that are still claimable, in one conditional UPDATE.
+
+        The candidates may be stale (seen before another worker claimed, delivered or put
+        back a row), so the UPDATE repeats every condition; the rows it returns are the
+        only ones this claim won.
+        """
         result = await self.session.execute(
-            select(OutboxItem)
-            .where(OutboxItem.claim_id == claim_id, OutboxItem.id.in_(ids))
-            .order_by(OutboxItem.id)
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(candidates), *self._claimable(now))
+            .values(claimed_until=until, claim_id=claim_id)
+            .returning(OutboxItem)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        return list(result.scalars())
+        return sorted(result.scalars(), key=lambda item: item.id)
+
+    async def claim(
+        self, now: datetime, until: datetime, claim_id: str, limit: int, platforms: Sequence[str]
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` due rows atomically: one UPDATE … WHERE id IN (due rows)."""
+        return await self.take(self.due(now, limit, platforms), now, until, claim_id)
 
     async def finish(self, item_id: int, claim_id: str, **values: Any) -> None:
         await self.session.execute(

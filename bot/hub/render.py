@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from bot.logs import redact_path
 from bot.sync import ICONS, LABELS, Status
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,9 @@ def hub_view(handler: Handler) -> Handler:
             raise
         except Exception:
             ref = uuid.uuid4().hex[:8]
-            log.exception("Hub request %s %s failed (ref: %s)", request.method, request.path, ref)
+            log.exception(
+                "Hub request %s %s failed (ref: %s)", request.method, redact_path(request.path), ref
+            )
             response = error_response(
                 request, HubError(500, f"Something went wrong (ref: {ref}).", "Something broke")
             )

@@ -19,6 +19,7 @@ from bot.clock import ManualClock
 from bot.core import Core
 from bot.delivery import Worker
 from bot.directory import import_platform
+from bot.logs import AccessLog
 from bot.settings import Settings
 from bot.web import CORE
 from sandbox.org import Org, load_org
@@ -147,7 +148,7 @@ async def harness(db_url: str) -> AsyncIterator[Harness]:
     clock = ManualClock()
     app = create_app(settings_for(sandbox, db_url, port), clock=clock, background=False)
     server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
+    await server.start_server(access_log_class=AccessLog)  # as `mio serve` runs it
     url = f"http://127.0.0.1:{port}"
     sandbox.point_at(url)
     core = app[CORE]
