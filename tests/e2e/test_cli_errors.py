@@ -235,3 +235,10 @@ def test_installed_command_is_what_the_person_can_type(
     monkeypatch.setenv("PATH", f"{program.parent}:/usr/bin:/bin")
     assert installed_command(str(program), cwd=tmp_path) == "mio"
     assert installed_command("mio", cwd=tmp_path) == "mio"
+
+
+async def test_a_platform_refusing_the_bot_is_one_sentence(harness: Harness) -> None:
+    env = {**harness.core.settings.env, "SLACK_BOT_TOKEN": "xoxb-revoked-by-an-admin"}
+    code, out = await mio("import", "slack", env=env)
+    line = one_sentence(out)
+    assert code == 1 and "Slack" in line, out
