@@ -71,7 +71,15 @@ def check_database_url(url: str) -> str:
 
 @asynccontextmanager
 async def reaching(url: str) -> AsyncIterator[None]:
-    """Run the first database contact; a failure we can explain becomes DatabaseUnreachable."""
+    """Run the first database contact; a failure we can explain becomes DatabaseUnreachable.
+
+    A SQLite file in a missing folder is refused before connecting: SQLite would only say
+    "unable to open database file", and aiosqlite's worker thread can outlive the event loop
+    after a failed open (printing its own traceback).
+    """
+    folder = _missing_sqlite_folder(make_url(url))
+    if folder is not None:
+        raise DatabaseUnreachable(_missing_folder(folder))
     try:
         yield
     except (OSError, SQLAlchemyError, sqlite3.Error) as exc:
@@ -120,14 +128,28 @@ def _explain_sqlite(causes: list[BaseException], parsed: URL) -> str | None:
         return None
     path = Path(parsed.database or "").expanduser()
     if not path.parent.is_dir():
-        return (
-            f"The folder {path.parent} for the SQLite database in {SETTING} does not exist: "
-            f"create it (mkdir -p {path.parent}) or point {SETTING} into an existing folder, "
-            f"for example {SQLITE_EXAMPLE}."
-        )
+        return _missing_folder(path.parent)
     return (
         f"The SQLite database {path} in {SETTING} cannot be opened: check that this user may "
         f"write to {path.parent}."
+    )
+
+
+def _missing_sqlite_folder(parsed: URL) -> Path | None:
+    """The folder a SQLite file would live in, when it does not exist (a stat, no connection)."""
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("uri"):
+        return None
+    folder = Path(parsed.database or "").expanduser().parent
+    return None if folder.is_dir() else folder
+
+
+def _missing_folder(folder: Path) -> str:
+    return (
+        f"The folder {folder} for the SQLite database in {SETTING} does not exist: "
+        f"create it (mkdir -p {folder}) or point {SETTING} into an existing folder, "
+        f"for example {SQLITE_EXAMPLE}."
     )
 
 
