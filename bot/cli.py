@@ -87,6 +87,15 @@ def load_settings(demo: bool = False) -> Settings:
         raise typer.Exit(2) from None
 
 
+def port_setting() -> int:
+    """PORT as `mio serve` reads it (the environment over .env), without the other settings."""
+    raw = environment().get("PORT", "3978").strip()
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        errors.print(f"Configuration error: PORT must be a port number, not {raw!r}.")
+        raise typer.Exit(2)
+    return int(raw)
+
+
 def run[T](work: Awaitable[T]) -> T:
     return asyncio.run(work)  # type: ignore[arg-type]
 
@@ -189,7 +198,7 @@ def demo(
     from bot.demo import run_demo
 
     if port is None:
-        port = load_settings(demo=True).port  # PORT, as `mio serve` reads it
+        port = port_setting()
     logging.basicConfig(level=logging.WARNING)
     # A plain console: the tour shows chat, where `/mio …` is what people type.
     command = installed_command(sys.argv[0])
