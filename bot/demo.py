@@ -90,7 +90,7 @@ async def run_demo(
     console: Console, *, port: int, tour: bool, exit_after: bool, command: str = "mio"
 ) -> None:
     """Claim the port, then the folder's demo database, then run; nothing is touched before."""
-    sock = claim_port("127.0.0.1", port, "mio demo --port {port}")
+    sock = claim_port("127.0.0.1", port, f"{command} demo --port {{port}}")
     try:
         with demo_database(Path.cwd() / "var") as db:
             await _run(console, sock, db, tour=tour, exit_after=exit_after, command=command)
@@ -140,8 +140,8 @@ async def _run(
         console.rule()
         if exit_after:
             console.print(
-                f"Stopped after the tour. `{command} demo` keeps serving: the Hub, the sandbox "
-                "inbox, and commands from a second terminal.",
+                f"Stopped, as --exit asks. `{command} demo` without --exit keeps serving: the "
+                "Hub, the sandbox inbox, and commands from a second terminal.",
                 markup=False,
             )
             return

@@ -212,9 +212,9 @@ async def test_demo_honours_port_and_exit_does_not_invite_a_second_terminal(
     code, out = await mio("demo", "--exit", "--no-tour", env={"PORT": str(port)}, cwd=tmp_path)
     assert code == 0, out
     assert f"http://127.0.0.1:{port}" in out
-    assert "while this runs" not in out and "Stopped after the tour" in out
+    assert "while this runs" not in out and "Stopped, as --exit asks" in out
     # Started by its path (not on PATH), the demo names that path.
-    assert re.search(rf"`{re.escape(MIO)} demo` keeps serving", out), out
+    assert re.search(rf"`{re.escape(MIO)} demo` without --exit keeps serving", out), out
 
 
 def test_installed_command_is_what_the_person_can_type(
