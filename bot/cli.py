@@ -91,7 +91,7 @@ def port_setting() -> int:
     """PORT as `mio serve` reads it (the environment over .env), without the other settings."""
     raw = environment().get("PORT", "3978").strip()
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        errors.print(f"Configuration error: PORT must be a port number, not {raw!r}.")
+        errors.print(f"Configuration error: PORT must be a port number, not {raw!r}.", markup=False)
         raise typer.Exit(2)
     return int(raw)
 
