@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -26,21 +27,53 @@ from bot.delivery import Worker
 from bot.directory import import_platform
 from bot.logs import AccessLog
 from bot.platform_names import PlatformNameError, resolve_platform
+from bot.ports import require_free_port
 from bot.settings import ConfigError, Settings
 from bot.sync import ICONS, Refused, Status, SyncKind, SyncRefused
+from bot.terminal import for_terminal, installed_command, labels, listing, names, sentence_for
 from bot.types import PlatformError
 from store.db import SchemaAhead, SchemaBehind, require_current_schema, upgrade
+from store.dburl import reaching
 from store.repositories import Directory, Syncs
 
+PLATFORM_NAMES = listing(names(), "or")
+NO_PLATFORM = (
+    "No platform is configured: set the "
+    + listing([f"{n.upper()}_*" for n in names()], "or")
+    + " variables (see README)."
+)
+
 app = typer.Typer(
-    help="Mio User Sync: sync your organisation's users across Slack and Zoom Team Chat.\n\n"
+    help=f"Mio User Sync: sync your organisation's users across {listing(labels())}.\n\n"
     "Example: mio demo",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
 db_app = typer.Typer(help="Database migrations. Example: mio db upgrade", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
+
+
+class TerminalConsole(Console):
+    """Rich's console, with chat syntax (`/mio sync …`) said as the terminal's (`mio sync …`)."""
+
+    def print(self, *objects: object, **kwargs: object) -> None:  # type: ignore[override]
+        words = [for_terminal(o) if isinstance(o, str) else o for o in objects]
+        super().print(*words, **kwargs)  # type: ignore[arg-type]
+
+
+console = TerminalConsole()
+errors = Console(stderr=True)
+DEBUG = {"on": False}
+
+
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the full traceback when something fails.", metavar=""),
+    ] = False,
+) -> None:
+    DEBUG["on"] = debug
 
 
 def environment() -> dict[str, str]:
@@ -50,11 +83,21 @@ def environment() -> dict[str, str]:
 
 
 def load_settings(demo: bool = False) -> Settings:
+    """The settings, or one sentence on stderr and exit code 2 when one is wrong."""
     try:
         return Settings.from_env(environment(), demo=demo)
     except ConfigError as exc:
-        console.print(f"[red]Configuration error:[/red] {exc}")
+        errors.print(f"Configuration error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def port_setting() -> int:
+    """PORT as `mio serve` reads it (the environment over .env), without the other settings."""
+    raw = environment().get("PORT", "3978").strip()
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        errors.print(f"Configuration error: PORT must be a port number, not {raw!r}.", markup=False)
+        raise typer.Exit(2)
+    return int(raw)
 
 
 def run[T](work: Awaitable[T]) -> T:
@@ -62,14 +105,17 @@ def run[T](work: Awaitable[T]) -> T:
 
 
 @asynccontextmanager
-async def started_core(settings: Settings) -> AsyncIterator[Core]:
+async def started_core(settings: Settings, secrets: bool = True) -> AsyncIterator[Core]:
+    """The core with its database checked; `secrets=False` leaves stored grants sealed."""
     core = build_core(settings)
     engine = core.sessions.kw["bind"]
     try:
-        await require_current_schema(engine)
+        async with reaching(settings.database_url):
+            await require_current_schema(engine)
         for adapter in core.platforms.values():
             await adapter.start()
-        await load_admin_grants(core)
+        if secrets:
+            await load_admin_grants(core)
         yield core
     except (SchemaBehind, SchemaAhead) as exc:
         console.print(f"[red]{exc}[/red]")
@@ -80,9 +126,11 @@ async def started_core(settings: Settings) -> AsyncIterator[Core]:
         await engine.dispose()
 
 
-def with_core[T](work: Callable[[Core], Awaitable[T]]) -> T:
+def with_core[T](work: Callable[[Core], Awaitable[T]], secrets: bool = True) -> T:
+    """Run `work` with a started core; `secrets=False` for commands that need no MIO_SECRET_KEY."""
+
     async def go() -> T:
-        async with started_core(load_settings()) as core:
+        async with started_core(load_settings(demo=not secrets), secrets) as core:
             return await work(core)
 
     return run(go())
@@ -124,6 +172,7 @@ def serve() -> None:
     from bot.app import create_app
 
     settings = load_settings()
+    require_free_port(settings.port, "PORT={port} mio serve")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     run(_prepare(settings))
     console.print(f"Serving on port {settings.port}, public URL {settings.public_url}")
@@ -134,10 +183,7 @@ async def _prepare(settings: Settings) -> None:
     """Refuse a database that is behind, then let each platform check its side and say so."""
     async with started_core(settings) as core:
         if not core.platforms:
-            console.print(
-                "[yellow]No platform is configured: set the SLACK_*, ZOOM_*, TEAMS_* or "
-                "WEBEX_* variables (see README).[/yellow]"
-            )
+            console.print(f"[yellow]{NO_PLATFORM}[/yellow]")
         for name, adapter in core.platforms.items():
             try:
                 for line in await adapter.prepare(settings.public_url):
@@ -148,9 +194,15 @@ async def _prepare(settings: Settings) -> None:
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Port for the bot.")] = 3978,
-    tour: Annotated[bool, typer.Option(help="Walk through a sync before serving.")] = True,
-    exit_after: Annotated[bool, typer.Option("--exit", help="Stop after the tour.")] = False,
+    port: Annotated[
+        int | None, typer.Option(help="Port for the bot (default: $PORT, else 3978).")
+    ] = None,
+    tour: Annotated[
+        bool, typer.Option(help="Walk through a sync before serving.", metavar="")
+    ] = True,
+    exit_after: Annotated[
+        bool, typer.Option("--exit", help="Stop after the tour.", metavar="")
+    ] = False,
 ) -> None:
     """Run the bot against the built-in sandbox platforms: no credentials needed.
 
@@ -158,8 +210,12 @@ def demo(
     """
     from bot.demo import run_demo
 
+    if port is None:
+        port = port_setting()
     logging.basicConfig(level=logging.WARNING)
-    run(run_demo(console, port=port, tour=tour, exit_after=exit_after))
+    # A plain console: the tour shows chat, where `/mio …` is what people type.
+    command = installed_command(sys.argv[0])
+    run(run_demo(Console(), port=port, tour=tour, exit_after=exit_after, command=command))
 
 
 @db_app.command("upgrade")
@@ -169,8 +225,13 @@ def db_upgrade() -> None:
     Example: MIO_DATABASE_URL=postgresql://mio@db/mio mio db upgrade
     """
     settings = load_settings(demo=True)  # migrations need no secret key
+
+    async def migrate() -> tuple[str | None, str]:
+        async with reaching(settings.database_url):
+            return await upgrade(settings.database_url)
+
     try:
-        before, after = run(upgrade(settings.database_url))
+        before, after = run(migrate())
     except SchemaAhead as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -233,36 +294,47 @@ def hub_link(
 
 @app.command()
 def manifests(
-    platform: Annotated[str, typer.Argument(help="teams (the others are pasted or entered)")],
-    out: Annotated[str, typer.Option(help="where to write the zip")] = "mio-teams.zip",
+    platform: Annotated[str, typer.Argument(help=PLATFORM_NAMES)],
+    out: Annotated[
+        str | None,
+        typer.Option(help="where to write (default mio-teams.zip, or a mio-<platform> folder)"),
+    ] = None,
 ) -> None:
-    """Write the app package a Teams admin uploads, with TEAMS_APP_ID and your host filled in.
+    """Write what a platform admin uploads or pastes, with your host (and Teams app id) filled in.
 
     Example: mio manifests teams --out mio-teams.zip
     """
     from pathlib import Path
 
-    from bot.manifests import teams_package
+    from bot.manifests import copy_filled_in, teams_package
 
-    if platform != "teams":
-        console.print(
-            "Only Teams needs a package: Slack's manifest is pasted from "
-            "manifests/slack, Zoom and Webex are set up as manifests/*/README.md say."
-        )
-        raise typer.Exit(1)
     env = environment()
+    public_url = env.get("MIO_PUBLIC_URL", "")
     try:
-        path = teams_package(env.get("TEAMS_APP_ID", ""), env.get("MIO_PUBLIC_URL", ""), Path(out))
+        if platform == "teams":
+            path = teams_package(
+                env.get("TEAMS_APP_ID", ""), public_url, Path(out or "mio-teams.zip")
+            )
+            console.print(
+                f"Wrote {path}: upload it in Teams admin center → Teams apps → Manage apps."
+            )
+            return
+        written = copy_filled_in(platform, public_url, Path(out or f"mio-{platform}"))
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
+        errors.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    console.print(f"Wrote {path}: upload it in Teams admin center → Teams apps → Manage apps.")
+    console.print(
+        f"Wrote {', '.join(str(p) for p in written)} (their first lines say where each goes).",
+        markup=False,
+    )
 
 
 # -- admin commands -------------------------------------------------------------------------
 @app.command("import")
 def import_(
-    platform: Annotated[str | None, typer.Argument(help="slack or zoom; all when omitted")] = None,
+    platform: Annotated[
+        str | None, typer.Argument(help=f"{PLATFORM_NAMES}; all connected when omitted")
+    ] = None,
 ) -> None:
     """Import (or re-import) the user directory of one or all connected platforms.
 
@@ -270,6 +342,9 @@ def import_(
     """
 
     async def work(core: Core) -> None:
+        if not core.platforms:
+            errors.print(NO_PLATFORM, markup=False, soft_wrap=True)
+            raise typer.Exit(1)
         targets = [platform_name(core, platform)] if platform else list(core.platforms)
         for name in targets:
             with Progress(
@@ -326,7 +401,7 @@ def users(
             "inactive: every account deactivated or deleted"
         )
 
-    with_core(work)
+    with_core(work, secrets=False)  # reads the directory only: no MIO_SECRET_KEY needed
 
 
 @app.command()
@@ -351,7 +426,7 @@ def status(user: Annotated[str, typer.Argument(help="email or name")]) -> None:
 @app.command()
 def primary(
     user: Annotated[str, typer.Argument(help="email or name")],
-    platform: Annotated[str, typer.Argument(help="slack or zoom")],
+    platform: Annotated[str, typer.Argument(help=PLATFORM_NAMES)],
 ) -> None:
     """Choose the platform a person uses daily; consent DMs go there.
 
@@ -463,4 +538,11 @@ def reset(
 
 
 def main() -> None:
-    app()
+    """`mio`: any failure is one sentence on stderr and exit code 1; `--debug` shows the trace."""
+    try:
+        app()
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        errors.print(sentence_for(exc), markup=False, soft_wrap=True, highlight=False)
+        sys.exit(1)

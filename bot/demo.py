@@ -7,7 +7,12 @@ settings' base URLs at them, and from then on the bot runs exactly as in product
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ from bot.app import WORKER, create_app
 from bot.core import Core
 from bot.directory import import_platform
 from bot.hub import create_link
+from bot.ports import claim_port
 from bot.settings import Settings
 from bot.web import CORE
 from sandbox.inbox import InboxPage
@@ -47,17 +53,55 @@ def write_env_file(path: Path, settings: Settings) -> Path:
     return path
 
 
-def fresh_demo_database(var: Path) -> Path:
-    """Every demo starts from an empty SQLite file, so its output is the same each time."""
+class DemoRunning(Exception):
+    """Another `mio demo` holds this folder's demo database; it is left alone."""
+
+    def __init__(self, db: Path) -> None:
+        self.sentence = (
+            f"Another `mio demo` is running from this folder and uses {db}: stop it first "
+            "(Ctrl-C in its terminal), or run this one from another folder."
+        )
+        super().__init__(self.sentence)
+
+
+@contextmanager
+def demo_database(var: Path) -> Iterator[Path]:
+    """An empty SQLite file, the same output each time, held for as long as the demo runs.
+
+    The lock (an advisory `flock` on var/demo.lock, released by the OS even on a crash) is
+    taken before anything is deleted, so a second demo never removes a running one's database.
+    """
     var.mkdir(exist_ok=True)
     db = var / "demo.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    return db
+    fd = os.open(var / "demo.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DemoRunning(db) from None
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        yield db
+    finally:
+        os.close(fd)
 
 
-async def run_demo(console: Console, *, port: int, tour: bool, exit_after: bool) -> None:
-    db = fresh_demo_database(Path.cwd() / "var")
+async def run_demo(
+    console: Console, *, port: int, tour: bool, exit_after: bool, command: str = "mio"
+) -> None:
+    """Claim the port, then the folder's demo database, then run; nothing is touched before."""
+    sock = claim_port("127.0.0.1", port, f"{command} demo --port {{port}}")
+    try:
+        with demo_database(Path.cwd() / "var") as db:
+            await _run(console, sock, db, tour=tour, exit_after=exit_after, command=command)
+    finally:
+        sock.close()
+
+
+async def _run(
+    console: Console, sock: socket.socket, db: Path, *, tour: bool, exit_after: bool, command: str
+) -> None:
+    port = sock.getsockname()[1]
     org = load_org()
     sandbox = Sandbox(org)
     await sandbox.start()
@@ -77,7 +121,7 @@ async def run_demo(console: Console, *, port: int, tour: bool, exit_after: bool)
     app.add_routes(InboxPage(sandbox).routes())  # /sandbox: in the demo only
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.SockSite(runner, sock).start()
     sandbox.point_at(url)
     core = app[CORE]
     try:
@@ -94,32 +138,47 @@ async def run_demo(console: Console, *, port: int, tour: bool, exit_after: bool)
         if tour:
             await _tour(console, app, sandbox)
         console.rule()
-        link = await create_link(core, ADMIN)
-        console.print(f"Hub:            {link}", markup=False, soft_wrap=True)
-        console.print(
-            "                (a one-time sign-in link for Ada, valid 10 minutes; "
-            "`mio hub-link` prints another)"
-        )
-        console.print(
-            f"Sandbox inbox:  {url}/sandbox   (be any demo user: read their DMs, "
-            "press buttons, type /mio)",
-            markup=False,
-        )
-        env_file = write_env_file(db.parent / "demo.env", settings)
-        console.print("Try, in another terminal (same folder), while this runs:")
-        console.print(f"  set -a; . {env_file}; set +a", markup=False)
-        console.print("  .venv/bin/mio users", markup=False)
-        console.print("  .venv/bin/mio primary carol@acme.test slack", markup=False)
-        console.print(
-            "  .venv/bin/mio sync carol@acme.test zoom    # a consent DM to Carol", markup=False
-        )
         if exit_after:
+            console.print(
+                f"Stopped, as --exit asks. `{command} demo` without --exit keeps serving: the "
+                "Hub, the sandbox inbox, and commands from a second terminal.",
+                markup=False,
+            )
             return
+        await _show_next_steps(console, core, settings, db, command)
         console.print("Serving. Press Ctrl-C to stop.")
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
         await sandbox.stop()
+
+
+async def _show_next_steps(
+    console: Console, core: Core, settings: Settings, db: Path, command: str
+) -> None:
+    """The Hub link, the inbox and what to type in a second terminal, as this `mio` is run."""
+    url = settings.public_url
+    link = await create_link(core, ADMIN)
+    console.print(f"Hub:            {link}", markup=False, soft_wrap=True)
+    console.print(
+        "                (a one-time sign-in link for Ada, valid 10 minutes; "
+        f"`{command} hub-link --as {ADMIN}` prints another)",
+        markup=False,
+    )
+    console.print(
+        f"Sandbox inbox:  {url}/sandbox   (be any demo user: read their DMs, "
+        "press buttons, type /mio in chat)",
+        markup=False,
+    )
+    env_file = write_env_file(db.parent / "demo.env", settings)
+    console.print("Try, in another terminal (same folder), while this runs:")
+    for line in (
+        f"set -a; . {env_file}; set +a",
+        f"{command} users",
+        f"{command} primary carol@acme.test slack",
+        f"{command} sync carol@acme.test zoom    # a consent DM to Carol",
+    ):
+        console.print(f"  {line}", markup=False)
 
 
 async def _connect_as_admin(core: Core, sandbox: Sandbox, platform: str) -> None:

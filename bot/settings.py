@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.sync import ReminderPolicy
+from store.dburl import check_database_url
 
 PLACEHOLDER_KEYS = {"", "change-me", "changeme", "secret", "placeholder", "xxx"}
 
@@ -92,6 +93,10 @@ class Settings:
         if not db_url:
             (base / "var").mkdir(parents=True, exist_ok=True)
             db_url = f"sqlite+aiosqlite:///{base / 'var' / 'mio.db'}"
+        try:
+            check_database_url(db_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         required = env.get("MIO_REQUIRED_PLATFORM", "zoom").strip().lower() or None
         admins = frozenset(
             a.strip().lower() for a in env.get("MIO_ADMINS", "").split(",") if a.strip()

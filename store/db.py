@@ -138,9 +138,9 @@ def _make_sqlite_engine(url: URL, engine_kwargs: dict[str, Any]) -> AsyncEngine:
     Migrations, which need all-or-nothing, take a real transaction in `_migration_scope`.
     """
     in_memory = _sqlite_is_memory(url)
-    if not in_memory and url.database and not url.query.get("uri"):
-        # "unable to open database file" is all SQLite says when the folder is missing.
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # A missing folder is not created: a typo in the path would silently start an empty
+    # database elsewhere. SQLite's "unable to open database file" is explained by
+    # store/dburl.py, which names the folder.
     engine = _create_async_engine(url, **engine_kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

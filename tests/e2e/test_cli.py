@@ -30,10 +30,13 @@ COMMANDS = [
 ]
 
 
-async def mio(*args: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int, str]:
+async def mio(
+    *args: str, env: dict[str, str], stdin: bytes = b"", cwd: Path | None = None
+) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         MIO,
         *args,
+        cwd=cwd,
         env={"PATH": os.environ["PATH"], "COLUMNS": "200", **env},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

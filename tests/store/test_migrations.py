@@ -349,7 +349,7 @@ def test_default_database_is_a_sqlite_file_under_var(tmp_path: Path) -> None:
 
 
 async def test_sqlite_engine_enforces_keys_waits_for_locks_and_uses_wal(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/not/yet/there/mio.db")
+    engine = make_engine(f"sqlite:///{tmp_path}/mio.db")
     try:
         async with engine.connect() as connection:
             pragmas = [
