@@ -26,9 +26,9 @@ from bot.sync import (
     advance,
     auto_primary,
     check_primary,
-    describe_reason,
     next_due_at,
     plan_sync,
+    reason_for_person,
 )
 from bot.types import DirectoryUser, Platform, PlatformUserId, TokenGrant
 from store.models import Account, Person, Sync
@@ -213,7 +213,10 @@ async def fail_sync(
             session,
             core,
             codec.load_ref(sync.dm_ref),
-            messages.failed(core.label(sync.platform), describe_reason(reason)),
+            messages.failed(
+                core.label(sync.platform),
+                reason_for_person(reason, core.label(sync.platform)),
+            ),
             key=f"outcome:{sync.id}:{now.timestamp()}:{reason}",
         )
     return True

@@ -147,6 +147,23 @@ def describe_reason(reason: str, platform_label: str | None = None) -> str:
     return f"The sync failed ({readable})." if readable else "The sync failed."
 
 
+def reason_for_person(reason: str, platform_label: str | None = None) -> str:
+    """The same failure told to the person whose sync it was: addressed to them, with what
+    happens next (their admin sees the failure and can send a new request)."""
+    on = f" to {platform_label}" if platform_label else ""
+    known = {
+        "declined": "You declined, so nothing was linked.",
+        "undeliverable": "Mio could not deliver the request to you.",
+        "oauth_failed": f"Signing in{on} did not complete, so nothing was linked.",
+        "identity_mismatch": f"You signed in{on} with an account that is not yours, so nothing "
+        "was linked and Mio revoked that sign-in.",
+        "expired": "The request expired before you answered.",
+        "account_inactive": "An account this link needs was deactivated or left the directory.",
+    }
+    told = known.get(str(reason).strip(), "The link could not be completed.")
+    return f"{told} Your admin sees this; ask them for a new request if you still want the link."
+
+
 # --- Rules: whether a sync (or a primary choice) may be made ---------------------------------
 
 

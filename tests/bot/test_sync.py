@@ -33,6 +33,7 @@ from bot.sync import (
     parse_duration,
     parse_durations,
     plan_sync,
+    reason_for_person,
     reminder_step,
     reminders_passed,
 )
@@ -147,6 +148,14 @@ def test_every_reason_reads_as_a_sentence(reason: str) -> None:
     text = describe_reason(reason)
     assert text[0].isupper() and text.endswith(".")
     assert "_" not in text
+
+
+@pytest.mark.parametrize("reason", [*FAILURE_REASONS.values(), "token_revoked", ""])
+def test_the_person_is_told_in_the_second_person_with_a_next_step(reason: str) -> None:
+    text = reason_for_person(reason, "Zoom")
+    assert text[0].isupper() and text.endswith(".")
+    assert "They " not in text and "their" not in text and "_" not in text
+    assert "ask them for a new request" in text
 
 
 def test_describe_reason_examples() -> None:

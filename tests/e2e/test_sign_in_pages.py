@@ -64,3 +64,9 @@ async def test_signing_in_as_someone_else_tells_the_reader_what_next(harness: Ha
     assert "sign in to Zoom as bob@acme.test when you open it." in page
     assert "They signed in" not in page and "not theirs" not in page
     assert await h.status(BOB, "zoom") == ("failed", "identity_mismatch")
+    # The DM that turns ⚠️ speaks to Bob too, and says what happens next.
+    await h.deliver()
+    (dm,) = h.agents["slack"].dms(BOB)
+    assert "You signed in to Zoom with an account that is not yours" in dm.text
+    assert "ask them for a new request" in dm.text
+    assert "They " not in dm.text and "theirs" not in dm.text
