@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
 SLACK = Platform("slack")
@@ -66,7 +67,9 @@ async def slack_call[T](call: Awaitable[T]) -> T:
 
 def _classify(status: int, code: str, headers: Mapping[str, str] | None) -> PlatformError:
     if status == 429:
-        return RetryLater(SLACK, code or "ratelimited", after=_retry_after(headers))
+        # Slack's 429 names whole seconds; without one, the caller backs off (§G).
+        after = parse_retry_after((headers or {}).get("Retry-After"))
+        return RetryLater(SLACK, code or "ratelimited", after=after)
     if status >= 500:
         return RetryLater(SLACK, code or f"http_{status}")
     if code in CREDENTIAL_ERRORS:
@@ -81,8 +84,3 @@ def _status(response: Any) -> int:
     # the raw aiohttp response (`status` instead of `status_code`).
     status = getattr(response, "status_code", None) or getattr(response, "status", None)
     return int(status) if status else 0
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    value = (headers or {}).get("Retry-After", "").strip()
-    return float(int(value)) if value.isdigit() else None
