@@ -6,9 +6,9 @@ is about 20 calls a minute, platform-apis.md §G) instead of hammering until ref
 surviving the 429s and 5xx that come anyway by waiting them out and asking for the *same* page
 again (`adapters.retry.patiently`), never restarting from the first page.
 
-The pace is a token bucket: `Pace(calls, per)` allows a burst of `calls` and then one call every
-`per / calls` seconds. A small organisation (the demo, the tests) fits in the burst and never
-waits; only real volumes are slowed down.
+The pace is a sliding window: `Pace(calls, per)` lets `calls` calls go at once and then keeps any
+`per` seconds to at most `calls`. A small organisation (the demo, the tests) fits in the first
+window and never waits; only real volumes are slowed down.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -27,18 +28,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Pace:
-    """At most `calls` calls in any `per` seconds (a bucket of `calls`, refilled evenly)."""
+    """At most `calls` calls in any `per` seconds."""
 
-    calls: float
+    calls: int
     per: float
 
     def __post_init__(self) -> None:
-        if self.calls <= 0 or self.per <= 0:
-            raise ValueError("a pace needs a positive number of calls and a positive period")
+        if self.calls < 1 or self.per <= 0:
+            raise ValueError("a pace needs at least one call and a positive period")
 
 
 class Pacer:
-    """The token bucket behind one `Pace`; `clock` and `sleep` are injectable for tests."""
+    """A sliding window over the last `calls` calls; `clock` and `sleep` are injectable.
+
+    The first `calls` calls go at once; after that a call waits until the oldest of the last
+    `calls` is `per` seconds old, so no window of `per` seconds ever holds more than `calls`.
+    """
 
     def __init__(
         self,
@@ -50,29 +55,20 @@ class Pacer:
         self.pace = pace
         self._clock = clock
         self._sleep = sleep
-        self._tokens = pace.calls
-        self._at = clock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        rate = self.pace.calls / self.pace.per
-        self._tokens = min(self.pace.calls, self._tokens + (now - self._at) * rate)
-        self._at = now
+        self._sent: deque[float] = deque(maxlen=pace.calls)
 
     def delay(self) -> float:
         """Seconds to wait before the next call may go (0 while the burst lasts)."""
-        self._refill()
-        if self._tokens >= 1:
+        if len(self._sent) < self.pace.calls:
             return 0.0
-        return (1 - self._tokens) * self.pace.per / self.pace.calls
+        return max(0.0, self._sent[0] + self.pace.per - self._clock())
 
     async def take(self) -> None:
-        """Wait for a token, then spend it."""
+        """Wait until a call may go, then count it as sent."""
         wait = self.delay()
         if wait > 0:
             await self._sleep(wait)
-            self._refill()
-        self._tokens -= 1
+        self._sent.append(self._clock())
 
 
 def _log_wait(label: str) -> Callable[[float, RetryLater], None]:

@@ -53,8 +53,8 @@ class SlackPlatform:
     # bot/platform.py declares an instance attribute.
     rate_per_second: float = 1.0
     # users.list is Tier 2, "20+ per minute" per workspace per app (platform-apis.md §E.1, §G,
-    # https://docs.slack.dev/reference/methods/users.list): a burst of 20 pages (4,000 people),
-    # then one page every 3 s. An instance may be given a slower or faster pace.
+    # https://docs.slack.dev/reference/methods/users.list): at most 20 pages (4,000 people) in
+    # any minute. An instance may be given a slower or faster pace.
     directory_pace: Pace = Pace(20, 60.0)
 
     def __init__(

@@ -69,8 +69,8 @@ class WebexPlatform:
     # let a 429's Retry-After pause the outbox.
     rate_per_second: float = 5.0
     # /people: no numbers either, and "polling is explicitly throttled" (§E.3, §G,
-    # https://developer.webex.com/blog/rate-limiting-and-the-webex-api): a burst of 10 pages of
-    # 1,000 people, then one page every 6 s.
+    # https://developer.webex.com/blog/rate-limiting-and-the-webex-api): at most 10 pages of
+    # 1,000 people in any minute.
     directory_pace: Pace = Pace(10, 60.0)
 
     def __init__(

@@ -101,7 +101,7 @@ class ZoomPlatform:
         self._clock = clock
         if rate_per_second is not None:
             self.rate_per_second = rate_per_second
-            self.directory_pace = Pace(rate_per_second, 1.0)
+            self.directory_pace = Pace(max(1, int(rate_per_second)), 1.0)
         self._http = ZoomHttp(api_url, oauth_url)
         self._app_basic = aiohttp.encode_basic_auth(client_id, client_secret)
         self._chatbot = AppToken(self._http, {"grant_type": "client_credentials"}, self._app_basic)
