@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from adapters.retry import Sleep, patiently
-from bot.types import RetryLater
+from bot.types import PermanentFailure, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,21 @@ class Pacer:
         self._sent.append(self._clock())
 
 
+class AdminMustFix(RetryLater):
+    """Credentials or settings an admin must correct (a revoked bot token, a wrong secret).
+
+    The outbox keeps such work for later, as for any `RetryLater`; an admin waiting on an import
+    is told at once instead of waiting out minutes of retries that cannot succeed.
+    """
+
+
+async def _at_once_if_misconfigured[T](call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await call()
+    except AdminMustFix as exc:
+        raise PermanentFailure(exc.platform, exc.reason) from exc
+
+
 def _log_wait(label: str) -> Callable[[float, RetryLater], None]:
     def on_wait(seconds: float, exc: RetryLater) -> None:
         log.info("%s directory: %s; asking for the same page again in %.1f s", label, exc, seconds)
@@ -85,6 +100,11 @@ async def fetch_page[T](
 
     async def paced() -> T:
         await pacer.take()
-        return await fetch()
+        return await _at_once_if_misconfigured(fetch)
 
     return await patiently(paced, sleep=sleep, on_wait=_log_wait(label))
+
+
+async def patient[T](call: Callable[[], Awaitable[T]], label: str) -> T:
+    """One call someone waits on (the workspace check before an import), retried like a page."""
+    return await patiently(lambda: _at_once_if_misconfigured(call), on_wait=_log_wait(label))

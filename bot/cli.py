@@ -21,7 +21,7 @@ from bot.commands.views import primary_text
 from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.delivery import Worker
-from bot.directory import import_platform
+from bot.directory import ImportFailed, import_platform
 from bot.settings import ConfigError, Settings
 from bot.sync import ICONS, Refused, Status, SyncKind, SyncRefused
 from bot.types import PlatformError
@@ -269,7 +269,15 @@ def import_(
                 def progress(n: int, task: TaskID = task, label: str = label) -> None:
                     bar.update(task, description=f"Importing {label}: {n} accounts")
 
-                result = await import_platform(core, name, "cli", progress)
+                try:
+                    result = await import_platform(core, name, "cli", progress)
+                except ImportFailed as exc:
+                    failed = exc
+                else:
+                    failed = None
+            if failed is not None:
+                console.print(failed.sentence, style="red", markup=False, highlight=False)
+                raise typer.Exit(1)
             console.print(result.sentence(core.label(name)))
 
     with_core(work)

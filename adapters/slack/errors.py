@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from adapters.paging import AdminMustFix
 from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
@@ -31,10 +32,9 @@ CREDENTIAL_ERRORS = frozenset(
         "account_inactive",
         "missing_scope",
         "no_permission",
-        "ratelimited",
-        "rate_limited",
     }
 )
+RATE_LIMIT_CODES = frozenset({"ratelimited", "rate_limited"})
 # Slack's own documentation calls these transient ("likely due to a transient issue on our end").
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -72,8 +72,10 @@ def _classify(status: int, code: str, headers: Mapping[str, str] | None) -> Plat
         return RetryLater(SLACK, code or "ratelimited", after=after)
     if status >= 500:
         return RetryLater(SLACK, code or f"http_{status}")
-    if code in CREDENTIAL_ERRORS:
+    if code in RATE_LIMIT_CODES:  # a 200 that says "ratelimited" (older SDKs, response_url)
         return RetryLater(SLACK, code, after=CREDENTIAL_RETRY_AFTER)
+    if code in CREDENTIAL_ERRORS:
+        return AdminMustFix(SLACK, code, after=CREDENTIAL_RETRY_AFTER)
     if code in TRANSIENT_ERRORS:
         return RetryLater(SLACK, code)
     return PermanentFailure(SLACK, code or f"http_{status}")

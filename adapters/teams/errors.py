@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from adapters.paging import AdminMustFix
 from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
@@ -95,7 +96,7 @@ def to_platform_error(
             "they must open the chat with Mio again before it can reach them",
         )
     if code in APP_CREDENTIAL_ERRORS or (status == 401 and not user_token):
-        return RetryLater(
+        return AdminMustFix(
             PLATFORM,
             f"{reason} (check TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID)",
             after=CREDENTIALS_RETRY,

@@ -22,6 +22,7 @@ from webexpythonsdk import (  # type: ignore[import-untyped]
     RateLimitError,
 )
 
+from adapters.paging import AdminMustFix
 from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
@@ -83,7 +84,7 @@ def to_platform_error(exc: BaseException, *, who: Who = "bot") -> PlatformError:
             after = _retry_after(exc.response) or SERVER_ERROR_RETRY
             return RetryLater(PLATFORM, f"Webex server error: {reason}", after=after)
         if status == 401 and who in ("bot", "oauth"):
-            return RetryLater(PLATFORM, reason, after=CREDENTIALS_RETRY)
+            return AdminMustFix(PLATFORM, reason, after=CREDENTIALS_RETRY)
         if status == 401:
             return Unauthorized(PLATFORM, reason)
         if status == 404:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from adapters.paging import AdminMustFix
 from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
@@ -77,7 +78,7 @@ def to_platform_error(
         return RetryLater(PLATFORM, f"{status} Zoom server error: {reason}", after=wait)
     app_credentials = isinstance(body, Mapping) and body.get("error") == "invalid_client"
     if app_credentials or (status == 401 and not user_token):
-        return RetryLater(
+        return AdminMustFix(
             PLATFORM,
             f"{reason} (check the ZOOM_* app credentials)",
             after=CREDENTIALS_RETRY,

@@ -17,7 +17,7 @@ from bot import lifecycle, messages, outbox
 from bot.commands import grammar, views
 from bot.core import Core
 from bot.crypto import new_token, token_hash
-from bot.directory import import_platform
+from bot.directory import ImportFailed, import_platform
 from bot.lifecycle import NotFound
 from bot.sync import Refused, SyncKind, SyncRefused
 from bot.types import ButtonPress, InboundCommand, Message, ReplyTarget
@@ -290,6 +290,8 @@ async def _import_and_report(
         try:
             result = await import_platform(core, platform, actor)
             lines.append(result.sentence(core.label(platform)))
+        except ImportFailed as exc:  # already logged and recorded, in one sentence
+            lines.append(exc.sentence)
         except Exception as exc:
             ref = new_token()[:8]
             log.exception("import of %s failed (ref: %s)", platform, ref)

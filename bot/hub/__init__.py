@@ -27,7 +27,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/hub/", home),
         *auth.routes(),
         *people.routes(),
-        *platforms.page_routes(platforms.Imports()),
+        *platforms.page_routes(),
         *audit.routes(),
         web.static("/hub/static", STATIC_DIR, append_version=False),
     ]
