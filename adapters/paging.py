@@ -43,6 +43,9 @@ class Pacer:
 
     The first `calls` calls go at once; after that a call waits until the oldest of the last
     `calls` is `per` seconds old, so no window of `per` seconds ever holds more than `calls`.
+    A call counts from when its answer came back, not from when it was sent: the platform
+    counts it on arrival, somewhere in between, and a slow earlier request must not make a
+    later one arrive inside its window.
     """
 
     def __init__(
@@ -55,20 +58,23 @@ class Pacer:
         self.pace = pace
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque(maxlen=pace.calls)
+        self._done: deque[float] = deque(maxlen=pace.calls)
 
     def delay(self) -> float:
         """Seconds to wait before the next call may go (0 while the burst lasts)."""
-        if len(self._sent) < self.pace.calls:
+        if len(self._done) < self.pace.calls:
             return 0.0
-        return max(0.0, self._sent[0] + self.pace.per - self._clock())
+        return max(0.0, self._done[0] + self.pace.per - self._clock())
 
     async def take(self) -> None:
-        """Wait until a call may go, then count it as sent."""
+        """Wait until the next call may go."""
         wait = self.delay()
         if wait > 0:
             await self._sleep(wait)
-        self._sent.append(self._clock())
+
+    def answered(self) -> None:
+        """Count a call whose answer (or refusal) just came back."""
+        self._done.append(self._clock())
 
 
 class AdminMustFix(RetryLater):
@@ -100,7 +106,10 @@ async def fetch_page[T](
 
     async def paced() -> T:
         await pacer.take()
-        return await _at_once_if_misconfigured(fetch)
+        try:
+            return await _at_once_if_misconfigured(fetch)
+        finally:
+            pacer.answered()
 
     return await patiently(paced, sleep=sleep, on_wait=_log_wait(label))
 
