@@ -137,6 +137,8 @@ async def run_import(
         raise ImportFailed(sentence) from exc
     finally:
         beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
     return result
 
 
@@ -176,7 +178,7 @@ async def _record_failure(core: Core, ticket: ImportTicket, sentence: str, seen:
     """Release the guard as failed and keep the sentence where the Hub shows it."""
     try:
         async with core.transaction() as session:
-            await ImportRuns(session).finish(
+            held = await ImportRuns(session).finish(
                 ticket.platform,
                 ticket.run_id,
                 ok=False,
@@ -184,7 +186,8 @@ async def _record_failure(core: Core, ticket: ImportTicket, sentence: str, seen:
                 seen=seen,
                 now=core.clock.now(),
             )
-            await Connections(session).save(ticket.platform, last_error=sentence)
+            if held:  # a run that lost its guard leaves the successor's outcome alone
+                await Connections(session).save(ticket.platform, last_error=sentence)
     except Exception:  # the database itself is what failed: the lease will expire instead
         log.exception("could not record the failed import of %s", ticket.platform)
 

@@ -24,7 +24,7 @@ from bot.hub.render import HubError, redirect, render, wants_json
 from bot.types import PlatformError
 from bot.web import CORE
 from store.hub_queries import last_events
-from store.imports import DONE, RUNNING, ImportRuns
+from store.imports import FAILED, RUNNING, ImportRuns
 from store.models import ImportRun
 from store.repositories import Connections
 
@@ -39,7 +39,7 @@ def run_json(core: Core, run: ImportRun) -> dict[str, object]:
         "running": running,
         "count": run.seen,
         "done": not running,
-        "ok": run.state == DONE,
+        "ok": run.state != FAILED,  # nothing went wrong (yet): the page keeps polling
         "started_by": run.started_by,
         "started_at": run.started_at.isoformat(),
         "sentence": run.sentence

@@ -21,6 +21,7 @@ from bot.directory import (
     run_import,
 )
 from store.imports import ImportRuns
+from store.repositories import Connections
 from tests.e2e.conftest import Harness
 
 
@@ -75,7 +76,9 @@ async def test_a_guard_whose_process_died_expires(harness: Harness, other: Core)
         await run_import(h.core, dead)
     async with h.core.sessions() as session:
         run = await ImportRuns(session).get("zoom")
+        connection = (await Connections(session).all())["zoom"]
     assert run is not None and (run.state, run.started_by) == ("done", "hub")
+    assert connection.last_error is None
 
 
 async def test_a_running_import_keeps_its_guard_while_it_works(
