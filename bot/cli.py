@@ -24,7 +24,7 @@ from bot.commands.views import is_inactive, primary_text
 from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.delivery import Worker
-from bot.directory import import_platform
+from bot.directory import ImportFailed, import_platform
 from bot.logs import AccessLog
 from bot.platform_names import PlatformNameError, resolve_platform
 from bot.ports import require_free_port
@@ -356,7 +356,15 @@ def import_(
                 def progress(n: int, task: TaskID = task, label: str = label) -> None:
                     bar.update(task, description=f"Importing {label}: {n} accounts")
 
-                result = await import_platform(core, name, "cli", progress)
+                try:
+                    result = await import_platform(core, name, "cli", progress)
+                except ImportFailed as exc:
+                    failed = exc
+                else:
+                    failed = None
+            if failed is not None:
+                console.print(failed.sentence, style="red", markup=False, highlight=False)
+                raise typer.Exit(1)
             console.print(result.sentence(core.label(name)))
 
     with_core(work)

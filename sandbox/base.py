@@ -36,12 +36,18 @@ class Call:
 
 @dataclass
 class Fault:
-    """Answer `times` matching requests with `status` (and headers/body) instead of serving."""
+    """Answer `times` matching requests with `status` (and headers/body) instead of serving.
+
+    `skip` matching requests are served normally first, so a fault can land mid-pagination:
+    the first page arrives, the second is refused, as when a platform's limit is reached
+    partway through a directory.
+    """
 
     status: int
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    skip: int = 0
 
 
 class FakeService(abc.ABC):
@@ -95,9 +101,10 @@ class FakeService(abc.ABC):
         times: int = 1,
         headers: dict[str, str] | None = None,
         body: Any = None,
+        skip: int = 0,
     ) -> None:
-        """Make the next `times` requests whose path ends with `path` answer `status`."""
-        self.faults.setdefault(path, []).append(Fault(status, times, headers or {}, body))
+        """Make `times` requests whose path ends with `path` answer `status`, after `skip`."""
+        self.faults.setdefault(path, []).append(Fault(status, times, headers or {}, body, skip))
 
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path.endswith(path)]
@@ -120,6 +127,9 @@ class FakeService(abc.ABC):
         for suffix, queue in self.faults.items():
             if request.path.endswith(suffix) and queue:
                 fault = queue[0]
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    break
                 fault.times -= 1
                 if fault.times <= 0:
                     queue.pop(0)

@@ -233,13 +233,17 @@ class ZoomSandbox(FakeService):
             }
         return {"code": status, "message": "Internal Error" if status >= 500 else f"HTTP {status}"}
 
-    def rate_limit(self, path: str, *, daily: bool = False, times: int = 1) -> datetime | None:
-        """Make `path` answer 429 like Zoom: per-second (no Retry-After) or daily (a date-time)."""
+    def rate_limit(
+        self, path: str, *, daily: bool = False, times: int = 1, skip: int = 0
+    ) -> datetime | None:
+        """Make `path` answer 429 like Zoom: per-second (no Retry-After) or daily (a date-time),
+        after `skip` requests were served (§I.24)."""
         if not daily:
             self.fail(
                 path,
                 429,
                 times=times,
+                skip=skip,
                 headers={"X-RateLimit-Type": "QPS", "X-RateLimit-Category": "Medium"},
             )
             return None
@@ -250,6 +254,7 @@ class ZoomSandbox(FakeService):
             path,
             429,
             times=times,
+            skip=skip,
             headers={
                 "X-RateLimit-Type": "Daily-limit",
                 "X-RateLimit-Category": "Medium",

@@ -241,3 +241,27 @@ class HubTicket(Base):
 
 # The User Sync page filters people by a sync's platform and status at 100,000 people.
 Index("ix_syncs_platform_status", Sync.platform, Sync.status, Sync.person_id)
+
+
+# --- Directory imports (migration 0004) --------------------------------------------------------
+
+
+class ImportRun(Base):
+    """The latest directory import of each platform, one row a platform.
+
+    The row is the guard that lets one import per platform run at a time across every process
+    (taken by a conditional UPDATE, store/imports.py) and its progress, which any process can
+    report. A running import renews `heartbeat_at`; one whose process died stops renewing it,
+    and its guard expires.
+    """
+
+    __tablename__ = "import_runs"
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))  # which run holds the guard
+    state: Mapped[str] = mapped_column(String(16))  # "running" | "done" | "failed"
+    started_by: Mapped[str] = mapped_column(String(320))  # an actor, as in the audit log
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    seen: Mapped[int] = mapped_column(Integer, default=0)  # accounts read so far
+    sentence: Mapped[str] = mapped_column(Text, default="")  # the outcome, in one sentence

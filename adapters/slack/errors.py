@@ -13,6 +13,8 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from adapters.paging import AdminMustFix
+from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
 SLACK = Platform("slack")
@@ -30,10 +32,9 @@ CREDENTIAL_ERRORS = frozenset(
         "account_inactive",
         "missing_scope",
         "no_permission",
-        "ratelimited",
-        "rate_limited",
     }
 )
+RATE_LIMIT_CODES = frozenset({"ratelimited", "rate_limited"})
 # Slack's own documentation calls these transient ("likely due to a transient issue on our end").
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -66,11 +67,15 @@ async def slack_call[T](call: Awaitable[T]) -> T:
 
 def _classify(status: int, code: str, headers: Mapping[str, str] | None) -> PlatformError:
     if status == 429:
-        return RetryLater(SLACK, code or "ratelimited", after=_retry_after(headers))
+        # Slack's 429 names whole seconds; without one, the caller backs off (§G).
+        after = parse_retry_after((headers or {}).get("Retry-After"))
+        return RetryLater(SLACK, code or "ratelimited", after=after)
     if status >= 500:
         return RetryLater(SLACK, code or f"http_{status}")
-    if code in CREDENTIAL_ERRORS:
+    if code in RATE_LIMIT_CODES:  # a 200 that says "ratelimited" (older SDKs, response_url)
         return RetryLater(SLACK, code, after=CREDENTIAL_RETRY_AFTER)
+    if code in CREDENTIAL_ERRORS:
+        return AdminMustFix(SLACK, code, after=CREDENTIAL_RETRY_AFTER)
     if code in TRANSIENT_ERRORS:
         return RetryLater(SLACK, code)
     return PermanentFailure(SLACK, code or f"http_{status}")
@@ -81,8 +86,3 @@ def _status(response: Any) -> int:
     # the raw aiohttp response (`status` instead of `status_code`).
     status = getattr(response, "status_code", None) or getattr(response, "status", None)
     return int(status) if status else 0
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    value = (headers or {}).get("Retry-After", "").strip()
-    return float(int(value)) if value.isdigit() else None

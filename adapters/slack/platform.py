@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -14,6 +14,7 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.env import required_when_set, setting
+from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
 from adapters.slack.blocks import fallback_text, render_blocks
 from adapters.slack.errors import SLACK, slack_call
@@ -53,6 +54,10 @@ class SlackPlatform:
     # chat.postMessage: about one message a second. Not a ClassVar: the Protocol in
     # bot/platform.py declares an instance attribute.
     rate_per_second: float = 1.0
+    # users.list is Tier 2, "20+ per minute" per workspace per app (platform-apis.md §E.1, §G,
+    # https://docs.slack.dev/reference/methods/users.list): at most 20 pages (4,000 people) in
+    # any minute. An instance may be given a slower or faster pace.
+    directory_pace: Pace = Pace(20, 60.0)
 
     def __init__(
         self,
@@ -124,13 +129,18 @@ class SlackPlatform:
         return str(result["team_id"]), str(result.get("team") or result["team_id"])
 
     async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
+        """Every member, a page at a time; a 429 or 5xx repeats the page with the same cursor."""
+        pacer = Pacer(self.directory_pace)
         cursor: str | None = None
         while True:
-            page = await slack_call(self._client.users_list(limit=PAGE_SIZE, cursor=cursor))
+            page = await fetch_page(self._users_page(cursor), pacer, self.label)
             yield [directory_user(member) for member in page.get("members") or []]
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
                 return
+
+    def _users_page(self, cursor: str | None) -> Callable[[], Awaitable[Any]]:
+        return lambda: slack_call(self._client.users_list(limit=PAGE_SIZE, cursor=cursor))
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
         """users.info: the same member object users.list pages through (platform-apis §E.1;

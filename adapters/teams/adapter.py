@@ -17,6 +17,7 @@ from aiohttp import web
 
 from adapters.env import all_or_none, setting
 from adapters.http import with_slash
+from adapters.paging import Pace, Pacer
 from adapters.teams import inbound
 from adapters.teams.auth import DEFAULT_OPENID_URL, BotFrameworkKeys, TokenValidator
 from adapters.teams.client import CONNECTOR_SCOPE, GRAPH_SCOPE, AppToken, TeamsHttp
@@ -57,6 +58,10 @@ class TeamsPlatform:
     # Teams allows a bot 7 messages per second per chat and about 30 per second per tenant
     # (§G, §I.15); each outbox row is one chat, so 7 rows a second stays under both.
     rate_per_second: float = 7.0
+    # Graph's identity quota for /users, per app and tenant: 3,500 resource units per 10 s for
+    # the smallest tenants (platform-apis.md §G, https://learn.microsoft.com/graph/throttling-limits).
+    # A list page costs a few units; 50 pages of 999 people per 10 s stays well inside it.
+    directory_pace: Pace = Pace(50, 10.0)
 
     def __init__(
         self,
@@ -166,7 +171,7 @@ class TeamsPlatform:
         return tenant_id or self.tenant_id, name or f"Microsoft 365 tenant {self.tenant_id}"
 
     def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
-        return self._directory.users()
+        return self._directory.users(Pacer(self.directory_pace))
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
         """`GET /users/{aadObjectId}` with the app's Graph token (adapters/teams/lookup.py)."""

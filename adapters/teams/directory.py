@@ -8,9 +8,10 @@ is the same in every tenant). Bots are service principals and never appear in `/
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+from adapters.paging import Pacer, fetch_page
 from adapters.teams.client import AppToken
 from adapters.teams.errors import PLATFORM, to_platform_error
 from bot.types import DirectoryUser, PlatformUserId
@@ -59,19 +60,25 @@ class GraphDirectory:
         self._url = graph_url
 
     async def pages(
-        self, path: str, params: Mapping[str, str] | None = None
+        self, path: str, pacer: Pacer, params: Mapping[str, str] | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Each page's `value`; the next page is the absolute URL Graph hands back."""
+        """Each page's `value`; the next page is the absolute URL Graph hands back.
+
+        A 429 or 5xx asks for the same URL again once Graph's Retry-After has passed.
+        """
         url: str | None = self._url + path
         query = dict(params) if params else None
         while url:
-            body = await self._graph.expect("GET", url, params=query)
+            body = await fetch_page(self._get(url, query), pacer, "Teams")
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise to_platform_error(502, {}, {"message": f"{path} answered no value list"})
             yield [item for item in body["value"] if isinstance(item, dict)]
             next_link = body.get("@odata.nextLink")
             url = next_link if isinstance(next_link, str) and next_link else None
             query = None  # the next link carries the whole query, $skiptoken included
+
+    def _get(self, url: str, query: Mapping[str, str] | None) -> Callable[[], Awaitable[Any]]:
+        return lambda: self._graph.expect("GET", url, params=query)
 
     async def organization(self) -> tuple[str, str]:
         """(tenant id, organisation name): one call that also proves the Graph token works."""
@@ -83,14 +90,14 @@ class GraphDirectory:
             raise to_platform_error(502, {}, {"message": "/organization answered no organization"})
         return str(orgs[0].get("id") or ""), str(orgs[0].get("displayName") or "")
 
-    async def admin_ids(self) -> frozenset[str]:
+    async def admin_ids(self, pacer: Pacer) -> frozenset[str]:
         """Users holding an activated admin role (service principals in a role are skipped)."""
         admins: set[str] = set()
-        async for roles in self.pages("directoryRoles"):
+        async for roles in self.pages("directoryRoles", pacer):
             for role in roles:
                 if str(role.get("roleTemplateId") or "") not in ADMIN_ROLE_TEMPLATES:
                     continue
-                async for members in self.pages(f"directoryRoles/{role['id']}/members"):
+                async for members in self.pages(f"directoryRoles/{role['id']}/members", pacer):
                     admins.update(
                         str(m["id"])
                         for m in members
@@ -98,9 +105,10 @@ class GraphDirectory:
                     )
         return frozenset(admins)
 
-    async def users(self) -> AsyncIterator[list[DirectoryUser]]:
-        admins = await self.admin_ids()
-        async for page in self.pages("users", {"$select": USER_FIELDS, "$top": PAGE_SIZE}):
+    async def users(self, pacer: Pacer) -> AsyncIterator[list[DirectoryUser]]:
+        admins = await self.admin_ids(pacer)
+        fields = {"$select": USER_FIELDS, "$top": PAGE_SIZE}
+        async for page in self.pages("users", pacer, fields):
             users = [directory_user(u, admins) for u in page if u.get("id")]
             if users:
                 yield users

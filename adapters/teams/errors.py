@@ -10,12 +10,13 @@ conversational APIs") retries only 412, 429 and 5xx; everything else is final.
 
 from __future__ import annotations
 
-import email.utils
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from adapters.paging import AdminMustFix
+from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
 PLATFORM = Platform("teams")
@@ -32,20 +33,6 @@ BLOCKED_CODES = frozenset(
 NOT_INSTALLED_CODES = frozenset({"ForbiddenOperationException", "BotNotInConversationRoster"})
 # Token endpoint errors that are the app's credentials, not the person's code or token.
 APP_CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
-
-
-def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After of seconds or an HTTP date; None when absent or unreadable."""
-    value = value.strip()
-    if value.replace(".", "", 1).isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(1.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def error_code(body: Any) -> tuple[str, str]:
@@ -95,11 +82,13 @@ def to_platform_error(
         )
     code, message = error_code(body)
     reason = _describe(status, code, message)
-    after = parse_retry_after(headers.get("Retry-After", ""), now)
+    after = parse_retry_after(headers.get("Retry-After"), now)
     if status == 429:
-        return RetryLater(PLATFORM, f"rate limited: {reason}", after=after or RATE_LIMIT_RETRY)
+        wait = RATE_LIMIT_RETRY if after is None else after
+        return RetryLater(PLATFORM, f"rate limited: {reason}", after=wait)
     if status == 412 or status >= 500:
-        return RetryLater(PLATFORM, f"Teams busy: {reason}", after=after or SERVER_ERROR_RETRY)
+        wait = SERVER_ERROR_RETRY if after is None else after
+        return RetryLater(PLATFORM, f"Teams busy: {reason}", after=wait)
     if code in BLOCKED_CODES:
         return PermanentFailure(
             PLATFORM,
@@ -107,7 +96,7 @@ def to_platform_error(
             "they must open the chat with Mio again before it can reach them",
         )
     if code in APP_CREDENTIAL_ERRORS or (status == 401 and not user_token):
-        return RetryLater(
+        return AdminMustFix(
             PLATFORM,
             f"{reason} (check TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID)",
             after=CREDENTIALS_RETRY,

@@ -15,7 +15,7 @@ import binascii
 import logging
 import re
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -23,6 +23,7 @@ from aiohttp import web
 
 from adapters.env import required_when_set, setting
 from adapters.http import with_slash
+from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
 from adapters.webex import directory
 from adapters.webex.admin import (
@@ -75,6 +76,10 @@ class WebexPlatform:
     # Webex publishes no numbers (§G, §I.15) and throttles /people polling: stay modest and
     # let a 429's Retry-After pause the outbox.
     rate_per_second: float = 5.0
+    # /people: no numbers either, and "polling is explicitly throttled" (§E.3, §G,
+    # https://developer.webex.com/blog/rate-limiting-and-the-webex-api): at most 10 pages of
+    # 1,000 people in any minute.
+    directory_pace: Pace = Pace(10, 60.0)
 
     def __init__(
         self,
@@ -193,23 +198,23 @@ class WebexPlatform:
         return org_id, name
 
     async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
-        """GET /people with the admin token, one page at a time, following `Link: rel=next`."""
-        for attempt in range(2):
-            token = await self._admin.token()
-            pages = self._admin_for(token)[1].get_pages(
-                "people", params={"max": directory.PAGE_SIZE}
-            )
-            try:
-                page = await call(next, pages, None, who="admin")
-            except Unauthorized:
-                if attempt:
-                    raise
-                await self._admin.rejected(token)
-                continue
-            break
-        while page is not None:
-            yield directory.users(page)
-            page = await call(next, pages, None, who="admin")
+        """GET /people with the admin token, a page at a time, following `Link: rel=next`.
+
+        Pages are fetched one call each rather than through the SDK's `get_pages` generator,
+        which the first exception finishes for good: a 429 or 5xx asks for the same URL again.
+        """
+        pacer = Pacer(self.directory_pace)
+        url: str | None = "people"
+        params: dict[str, Any] | None = {"max": directory.PAGE_SIZE}
+        while url is not None:
+            body, url = await fetch_page(self._people_page(url, params), pacer, self.label)
+            params = None  # the next link carries the whole query, cursor included
+            yield directory.users(body)
+
+    def _people_page(
+        self, url: str, params: dict[str, Any] | None
+    ) -> Callable[[], Awaitable[tuple[Any, str | None]]]:
+        return lambda: self._as_admin(directory.people_page(url, params))
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
         """GET /people/{id}: with the admin grant when there is one, since `roles` and

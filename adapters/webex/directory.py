@@ -1,4 +1,4 @@
-"""Webex people, tokens and authorizations as our neutral types (pure translation, no I/O).
+"""Webex people, tokens and authorizations as our neutral types, and the admin calls for them.
 
 `status` on a Webex person is presence, not account state (§E.3, §I.4): a deactivated account
 is `loginEnabled: false`, an invited one that never joined is `invitePending: true`, and both
@@ -11,6 +11,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+
+from webexpythonsdk.utils import extract_and_parse_json  # type: ignore[import-untyped]
 
 from adapters.webex import roles
 from adapters.webex.admin import expires
@@ -58,6 +60,19 @@ def users(page: Any) -> list[DirectoryUser]:
     if not isinstance(items, list):
         raise PermanentFailure(PLATFORM, "GET /people answered without items")
     return [directory_user(p) for p in items if isinstance(p, dict) and p.get("id")]
+
+
+def people_page(
+    url: str, params: Mapping[str, Any] | None
+) -> Callable[[Any, Any], tuple[Any, str | None]]:
+    """The admin call for one /people page: (its JSON, the absolute `rel="next"` URL or None)."""
+
+    def get(_api: Any, rest: Any) -> tuple[Any, str | None]:
+        response = rest.request("GET", url, 200, params=dict(params) if params else None)
+        following = (response.links.get("next") or {}).get("url")
+        return extract_and_parse_json(response), str(following) if following else None
+
+    return get
 
 
 def token_grant(answer: Mapping[str, Any], me: Mapping[str, Any], now: datetime) -> TokenGrant:

@@ -22,6 +22,8 @@ from webexpythonsdk import (  # type: ignore[import-untyped]
     RateLimitError,
 )
 
+from adapters.paging import AdminMustFix
+from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
 PLATFORM = Platform("webex")
@@ -30,6 +32,10 @@ Who = Literal["bot", "admin", "user", "oauth"]
 
 NETWORK_RETRY = 5.0  # connection refused, reset, timeout
 SERVER_ERROR_RETRY = 10.0  # 5xx (or 423 Locked) without Retry-After
+# A 429 without a readable Retry-After: webexpythonsdk's own default (exceptions.py:142-155,
+# platform-apis.md §G), and its floor of 1 s for "Retry-After: 0".
+RATE_LIMIT_RETRY = 15.0
+SHORTEST_RETRY = 1.0
 CREDENTIALS_RETRY = 60.0  # the bot token or the client secret is wrong: an admin must fix it
 
 CONNECT_HINT = "run `mio connect webex`"
@@ -51,19 +57,21 @@ class NotFound(PermanentFailure):
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
-    value = response.headers.get("Retry-After", "") if response is not None else ""
-    try:
-        return max(1.0, float(value))
-    except ValueError:
-        return None
+    """Retry-After in seconds or as a date (the shared parser), at least a second."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    after = parse_retry_after(value)
+    return None if after is None else max(SHORTEST_RETRY, after)
 
 
 def to_platform_error(exc: BaseException, *, who: Who = "bot") -> PlatformError:
     """Map one failed SDK call to bot.types; `who` is whose token the call used."""
     if isinstance(exc, RateLimitError):
-        # The SDK already parsed Retry-After (15 s when missing or malformed, at least 1 s).
+        # Read Retry-After ourselves: the SDK's `int()` turns an HTTP date into its 15 s default.
+        after = _retry_after(exc.response)
         return RetryLater(
-            PLATFORM, f"429 rate limited: {exc.message or exc.status}", after=float(exc.retry_after)
+            PLATFORM,
+            f"429 rate limited: {exc.message or exc.status}",
+            after=RATE_LIMIT_RETRY if after is None else after,
         )
     if isinstance(exc, ApiError):
         status = int(exc.status_code)
@@ -76,7 +84,7 @@ def to_platform_error(exc: BaseException, *, who: Who = "bot") -> PlatformError:
             after = _retry_after(exc.response) or SERVER_ERROR_RETRY
             return RetryLater(PLATFORM, f"Webex server error: {reason}", after=after)
         if status == 401 and who in ("bot", "oauth"):
-            return RetryLater(PLATFORM, reason, after=CREDENTIALS_RETRY)
+            return AdminMustFix(PLATFORM, reason, after=CREDENTIALS_RETRY)
         if status == 401:
             return Unauthorized(PLATFORM, reason)
         if status == 404:

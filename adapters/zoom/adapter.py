@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from adapters.env import all_or_none, setting
+from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
 from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
@@ -76,6 +77,8 @@ class ZoomPlatform:
     # Pro and Business accounts allow 20 and 60; ZOOM_RATE_PER_SECOND raises it per deployment,
     # which is why this is a class default that an instance may override.
     rate_per_second: float = 2.0
+    # `GET /users` carries the same Medium label (§E.4, §G), shared by every app on the account.
+    directory_pace: Pace = Pace(2, 1.0)
 
     def __init__(
         self,
@@ -100,6 +103,7 @@ class ZoomPlatform:
         self._clock = clock
         if rate_per_second is not None:
             self.rate_per_second = rate_per_second
+            self.directory_pace = Pace(max(1, int(rate_per_second)), 1.0)
         self._http = ZoomHttp(api_url, oauth_url)
         self._app_basic = aiohttp.encode_basic_auth(client_id, client_secret)
         self._chatbot = AppToken(self._http, {"grant_type": "client_credentials"}, self._app_basic)
@@ -206,13 +210,19 @@ class ZoomPlatform:
         return self.account_id, f"Zoom account {self.account_id}"
 
     async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
+        """Active, then inactive users (a separate listing, §E.4), a page at a time.
+
+        A 429 or 5xx asks for the page again with the same `next_page_token`; a per-second 429
+        has no Retry-After (§I.24), so `errors.retry_after` names the next second.
+        """
+        pacer = Pacer(self.directory_pace)
         for status in ("active", "inactive"):
             page_token = ""
             while True:
                 params = {"status": status, "page_size": PAGE_SIZE}
                 if page_token:
                     params["next_page_token"] = page_token
-                body = await self._directory.call("GET", "users", params=params)
+                body = await fetch_page(self._users_page(params), pacer, self.label)
                 if not isinstance(body, dict):
                     raise to_platform_error(502, {}, {"message": "users list is not a JSON object"})
                 users = [u for u in body.get("users") or [] if isinstance(u, dict) and u.get("id")]
@@ -221,6 +231,9 @@ class ZoomPlatform:
                 page_token = str(body.get("next_page_token") or "")
                 if not page_token:
                     break
+
+    def _users_page(self, params: Mapping[str, str]) -> Callable[[], Awaitable[Any]]:
+        return lambda: self._directory.call("GET", "users", params=params)
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
         """GET /users/{id} with the Server-to-Server token (the chatbot token cannot read

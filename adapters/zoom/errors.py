@@ -8,12 +8,12 @@ parsed, never `int()`-ed.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from adapters.paging import AdminMustFix
+from adapters.retry import parse_retry_after
 from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
 
 PLATFORM = Platform("zoom")
@@ -24,30 +24,10 @@ NETWORK_RETRY = 5.0  # connection refused, reset, timeout
 CREDENTIALS_RETRY = 60.0  # the admin has to fix the app's credentials; do not hammer Zoom meanwhile
 
 
-def _parse_retry_after(value: str, now: datetime) -> float | None:
-    """Seconds from a Retry-After that may be seconds, an ISO date-time or an HTTP date."""
-    value = value.strip()
-    if not value:
-        return None
-    with contextlib.suppress(ValueError):  # not seconds: a date follows
-        return max(0.0, float(value))
-    when: datetime | None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(1.0, (when - now).total_seconds())
-
-
 def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float:
     """How long a 429 asks us to wait, in seconds."""
     now = now or datetime.now(UTC)
-    parsed = _parse_retry_after(headers.get("Retry-After", ""), now)
+    parsed = parse_retry_after(headers.get("Retry-After"), now)
     if parsed is not None:
         return parsed
     if headers.get("X-RateLimit-Type", "").lower().startswith("daily"):
@@ -93,13 +73,12 @@ def to_platform_error(
             PLATFORM, f"429 rate limited ({kind}): {reason}", after=retry_after(headers, now)
         )
     if status >= 500:
-        after = _parse_retry_after(headers.get("Retry-After", ""), now or datetime.now(UTC))
-        return RetryLater(
-            PLATFORM, f"{status} Zoom server error: {reason}", after=after or SERVER_ERROR_RETRY
-        )
+        after = parse_retry_after(headers.get("Retry-After"), now)
+        wait = SERVER_ERROR_RETRY if after is None else after
+        return RetryLater(PLATFORM, f"{status} Zoom server error: {reason}", after=wait)
     app_credentials = isinstance(body, Mapping) and body.get("error") == "invalid_client"
     if app_credentials or (status == 401 and not user_token):
-        return RetryLater(
+        return AdminMustFix(
             PLATFORM,
             f"{reason} (check the ZOOM_* app credentials)",
             after=CREDENTIALS_RETRY,

@@ -18,7 +18,7 @@ from bot import admins, first_contact, lifecycle, messages, outbox
 from bot.commands import grammar, views
 from bot.core import Core
 from bot.crypto import new_token, token_hash
-from bot.directory import import_platform
+from bot.directory import ImportFailed, import_platform
 from bot.lifecycle import NotFound
 from bot.platform_names import platform_names
 from bot.sync import Refused, SyncKind, SyncRefused
@@ -348,6 +348,8 @@ async def _import_and_report(
         try:
             result = await import_platform(core, platform, actor)
             lines.append(result.sentence(core.label(platform)))
+        except ImportFailed as exc:  # already logged and recorded, in one sentence
+            lines.append(exc.sentence)
         except Exception as exc:
             ref = new_token()[:8]
             log.exception("import of %s failed (ref: %s)", platform, ref)

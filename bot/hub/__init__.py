@@ -28,7 +28,7 @@ def routes() -> list[web.AbstractRouteDef]:
         *auth.routes(),
         *oauth_sign_in.routes(),
         *people.routes(),
-        *platforms.page_routes(platforms.Imports()),
+        *platforms.page_routes(),
         *audit.routes(),
         web.static("/hub/static", STATIC_DIR, append_version=False),
     ]

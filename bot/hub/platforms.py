@@ -1,91 +1,73 @@
 """Connect Platforms: what each platform's connection looks like right now, and directory imports.
 
-An import runs as a background task (`core.spawn`) so the page answers at once; its progress
-lives in this process and is polled by the page. The outcome (account count, last import) is
-written to the database by the import itself, so every process shows it once it is done.
+An import runs as a background task (`core.spawn`) so the page answers at once. Its guard and
+progress live in the database (store/imports.py), shared with chat and the CLI: the page of any
+process shows an import another process runs, and refuses a second one while it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from adapters import ADAPTERS
 from bot import connect
 from bot.core import Core
-from bot.directory import import_platform
+from bot.directory import ImportBusy, ImportFailed, ImportTicket, begin_import, run_import
 from bot.hub.auth import Admin, admin_view
 from bot.hub.render import HubError, redirect, render, wants_json
 from bot.platform_names import PlatformNameError, resolve_platform
 from bot.types import PlatformError
 from bot.web import CORE
 from store.hub_queries import last_events
+from store.imports import FAILED, RUNNING, ImportRuns
+from store.models import ImportRun
 from store.repositories import Connections
 
 CHECK_TIMEOUT = 5.0  # seconds: a platform slower than this is reported as not answering
 
 
-@dataclass
-class ImportRun:
-    """One directory import started from the Hub."""
-
-    platform: str
-    actor: str
-    started_at: datetime
-    count: int = 0
-    done: bool = False
-    ok: bool = True
-    sentence: str = ""
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "platform": self.platform,
-            "running": not self.done,
-            "count": self.count,
-            "done": self.done,
-            "ok": self.ok,
-            "sentence": self.sentence or f"Imported {self.count} account(s) so far…",
-        }
+def run_json(core: Core, run: ImportRun) -> dict[str, object]:
+    """One import as the page and its poller see it, from the shared row."""
+    running = run.state == RUNNING
+    return {
+        "platform": run.platform,
+        "running": running,
+        "count": run.seen,
+        "done": not running,
+        "ok": run.state != FAILED,  # nothing went wrong (yet): the page keeps polling
+        "started_by": run.started_by,
+        "started_at": run.started_at.isoformat(),
+        "sentence": run.sentence
+        or f"Importing {core.label(run.platform)}: {run.seen} account(s) so far…",
+    }
 
 
-@dataclass
-class Imports:
-    """The imports this process runs: at most one at a time per platform."""
+async def start(core: Core, platform: str, actor: str) -> dict[str, object]:
+    """Take the shared guard now (so a second import is refused in this answer), then run."""
+    try:
+        ticket = await begin_import(core, platform, actor)
+    except ImportBusy as exc:
+        raise HubError(409, exc.sentence) from None
+    core.spawn(_work(core, ticket))
+    return await current(core, platform) or {}
 
-    runs: dict[str, ImportRun] = field(default_factory=dict)
 
-    def start(self, core: Core, platform: str, actor: str) -> ImportRun:
-        current = self.runs.get(platform)
-        if current is not None and not current.done:
-            raise HubError(409, f"{core.label(platform)} is already being imported.")
-        run = ImportRun(platform, actor, core.clock.now())
-        self.runs[platform] = run
-        core.spawn(self._work(core, run))
-        return run
+async def current(core: Core, platform: str) -> dict[str, object] | None:
+    async with core.sessions() as session:
+        run = await ImportRuns(session).get(platform)
+    return run_json(core, run) if run is not None else None
 
-    @staticmethod
-    async def _work(core: Core, run: ImportRun) -> None:
-        label = core.label(run.platform)
 
-        def progress(n: int) -> None:
-            run.count = n
-
-        try:
-            result = await import_platform(core, run.platform, run.actor, progress)
-            run.sentence = result.sentence(label)
-        except PlatformError as exc:
-            run.ok, run.sentence = False, f"{label} refused the import ({exc.reason})."
-        except Exception:
-            ref = uuid.uuid4().hex[:8]
-            logging.getLogger(__name__).exception("Hub import of %s failed (ref: %s)", label, ref)
-            run.ok, run.sentence = False, f"The import failed. Something went wrong (ref: {ref})."
-        finally:
-            run.done = True
+async def _work(core: Core, ticket: ImportTicket) -> None:
+    # run_import records every outcome, failure included, on the shared row the page polls.
+    with contextlib.suppress(ImportFailed):
+        await run_import(core, ticket)
 
 
 @dataclass(frozen=True)
@@ -110,7 +92,7 @@ async def check(core: Core, platform: str) -> Check:
     return Check(True, f"Credentials work: connected to {name}.")
 
 
-def page_routes(imports: Imports) -> list[web.RouteDef]:
+def page_routes() -> list[web.RouteDef]:
     @admin_view
     async def platforms_page(request: web.Request, admin: Admin) -> web.StreamResponse:
         core = request.app[CORE]
@@ -119,11 +101,12 @@ def page_routes(imports: Imports) -> list[web.RouteDef]:
         async with core.sessions() as session:
             rows = await Connections(session).all()
             events = await last_events(session)
+            runs = await ImportRuns(session).all()
         cards = []
         for name, result in zip(names, checks, strict=True):
             row = rows.get(name)
             grant_needed = connect.needs_admin_grant(core, name) is not None
-            run = imports.runs.get(name)
+            run = runs.get(name)
             cards.append(
                 {
                     "name": name,
@@ -135,7 +118,7 @@ def page_routes(imports: Imports) -> list[web.RouteDef]:
                     "last_event": events.get(name),
                     "grant_needed": grant_needed,
                     "granted": bool(row and row.admin_grant),
-                    "run": run.as_json() if run is not None else None,
+                    "run": run_json(core, run) if run is not None else None,
                 }
             )
         missing = [cls.label for key, cls in ADAPTERS.items() if key not in core.platforms]
@@ -153,19 +136,19 @@ def page_routes(imports: Imports) -> list[web.RouteDef]:
     async def start_import(request: web.Request, admin: Admin) -> web.StreamResponse:
         core = request.app[CORE]
         platform = _platform(core, request)
-        run = imports.start(core, platform, admin.actor)
+        run = await start(core, platform, admin.actor)
         if wants_json(request):
-            return web.json_response(run.as_json(), status=202)
+            return web.json_response(run, status=202)
         return redirect("/hub/platforms", f"Importing {core.label(platform)}…")
 
     @admin_view
     async def import_progress(request: web.Request, admin: Admin) -> web.StreamResponse:
         core = request.app[CORE]
         platform = _platform(core, request)
-        run = imports.runs.get(platform)
+        run = await current(core, platform)
         if run is None:
-            raise HubError(404, f"No import of {core.label(platform)} ran in this process yet.")
-        return web.json_response(run.as_json())
+            raise HubError(404, f"No import of {core.label(platform)} has run yet.")
+        return web.json_response(run)
 
     @admin_view
     async def authorize(request: web.Request, admin: Admin) -> web.StreamResponse:

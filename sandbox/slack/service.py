@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.base import FakeService
+from sandbox.limits import Window
 from sandbox.org import Org
 from sandbox.slack import payloads as p
 from sandbox.slack import wire
@@ -75,6 +76,9 @@ class SlackSandbox(FakeService):
         self.bot_url = "http://127.0.0.1:3978"
         # Slack may answer users.list with fewer members than `limit` asks; tests lower this.
         self.max_page_size = 1000
+        # Web API tiers, per method (platform-apis.md §E.1, §G): users.list is Tier 2, "20+ per
+        # minute"; the floor is what is enforced. Tests lower or clear it.
+        self.tiers: dict[str, Window] = {"users.list": Window(20, 60.0)}
         self.users: dict[str, dict[str, Any]] = {
             a.user_id: p.member(self.workspace, a) for a in org.on("slack")
         }
@@ -135,6 +139,14 @@ class SlackSandbox(FakeService):
         app.router.add_post("/response/{token}", self._response_url)
         InboxView(self).add_routes(app)
 
+    def rate_limit(
+        self, method: str, retry_after: int = 1, *, times: int = 1, skip: int = 0
+    ) -> None:
+        """Make `method` answer Slack's 429: `Retry-After` seconds and `ratelimited` (§G)."""
+        self.fail(
+            f"/api/{method}", 429, times=times, headers={"Retry-After": str(retry_after)}, skip=skip
+        )
+
     def fault_body(self, status: int, path: str) -> Any:
         if status == 429:
             return {"ok": False, "error": "ratelimited"}
@@ -171,6 +183,12 @@ class SlackSandbox(FakeService):
                 return web.json_response({"ok": True, **self.oauth.access(request, args)})
             if method not in self._methods:
                 raise SlackError("unknown_method", status=404)
+            if (tier := self.tiers.get(method)) and (wait := tier.admit()) is not None:
+                return web.json_response(
+                    self.fault_body(429, request.path),
+                    status=429,
+                    headers={"Retry-After": str(wait)},
+                )
             result = await self._methods[method](self._authenticate(request, args), args)
         except SlackError as refusal:
             return refusal.response()

@@ -160,9 +160,10 @@ class TeamsSandbox(FakeService):
         return {"error": {"code": code, "message": "Too many requests." if status == 429 else ""}}
 
     # -- test controls -----------------------------------------------------------------------
-    def rate_limit(self, path: str, retry_after: int = 3, *, times: int = 1) -> None:
-        """Make `path` answer 429 with Retry-After seconds, as the connector and Graph do."""
-        self.fail(path, 429, times=times, headers={"Retry-After": str(retry_after)})
+    def rate_limit(self, path: str, retry_after: int = 3, *, times: int = 1, skip: int = 0) -> None:
+        """Make `path` answer 429 with Retry-After seconds, as the connector and Graph do
+        (https://learn.microsoft.com/graph/throttling, platform-apis.md §G), after `skip`."""
+        self.fail(path, 429, times=times, headers={"Retry-After": str(retry_after)}, skip=skip)
 
     def block(self, user_id: str, how: str = "writes") -> None:
         """The person blocks the bot: "writes" (MessageWritesBlocked) or "conversation"."""

@@ -135,9 +135,10 @@ class WebexSandbox(FakeService):
             "trackingId": "ROUTER_FAULT",
         }
 
-    def rate_limit(self, path: str, after: int = 7, *, times: int = 1) -> None:
-        """Make `path` answer 429 with `Retry-After: after` seconds, as Webex does."""
-        self.fail(path, 429, times=times, headers={"Retry-After": str(after)})
+    def rate_limit(self, path: str, after: int = 7, *, times: int = 1, skip: int = 0) -> None:
+        """Make `path` answer 429 with `Retry-After: after` seconds, as Webex does (§G), after
+        `skip` requests were served (`/v1/people` is throttled mid-listing, §E.3)."""
+        self.fail(path, 429, times=times, headers={"Retry-After": str(after)}, skip=skip)
 
     def _fallback(self) -> Hook | None:
         if not self.bot_url:
