@@ -341,6 +341,11 @@ def import_(
     Example: mio import slack
     """
 
+    if not DEBUG["on"]:
+        # The import's own log lines say what the sentence below says (and a traceback for the
+        # unexpected): in a terminal the sentence is enough; --debug shows both.
+        logging.getLogger("bot.directory").setLevel(logging.CRITICAL)
+
     async def work(core: Core) -> None:
         if not core.platforms:
             errors.print(NO_PLATFORM, markup=False, soft_wrap=True)

@@ -87,7 +87,7 @@ class TeamsPlatform:
             bot=bot, graph=graph, app_id=app_id, tenant_id=tenant_id, graph_url=self._graph_url
         )
         self._directory = GraphDirectory(graph, self._graph_url)
-        self._lookup = GraphLookup(graph, self._graph_url, self._directory)
+        self._lookup = GraphLookup(graph, self._graph_url, self._directory, self.directory_pace)
         self._oauth = UserOAuth(
             http=self._http,
             graph=graph,

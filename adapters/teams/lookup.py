@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import urllib.parse
 
+from adapters.paging import Pace, Pacer
 from adapters.retry import patiently
 from adapters.teams.client import AppToken
 from adapters.teams.directory import USER_FIELDS, GraphDirectory, directory_user
@@ -19,8 +20,11 @@ from bot.types import DirectoryUser, PlatformUserId
 
 
 class GraphLookup:
-    def __init__(self, graph: AppToken, graph_url: str, directory: GraphDirectory) -> None:
+    def __init__(
+        self, graph: AppToken, graph_url: str, directory: GraphDirectory, pace: Pace
+    ) -> None:
         self._graph = graph
+        self._pace = pace
         self._url = graph_url
         self._directory = directory
 
@@ -40,7 +44,6 @@ class GraphLookup:
         found = await patiently(fetch, attempts=LOOKUP_ATTEMPTS, longest_wait=LOOKUP_LONGEST_WAIT)
         if not isinstance(found, dict):
             return None
-        admins = await patiently(
-            self._directory.admin_ids, attempts=LOOKUP_ATTEMPTS, longest_wait=LOOKUP_LONGEST_WAIT
-        )
+        # The role walk pages like the import does, so it waits out 429s the same way.
+        admins = await self._directory.admin_ids(Pacer(self._pace))
         return directory_user(found, admins)
