@@ -64,8 +64,9 @@ class AccessLog(AbstractAccessLogger):
 
 
 def quiet_body_loggers() -> None:
-    """Hold BODY_LOGGERS at INFO, unless a logging configuration already set their level."""
+    """Hold BODY_LOGGERS at WARNING (at INFO SQLAlchemy logs every statement with its
+    parameters), unless a logging configuration already set their level."""
     for name in BODY_LOGGERS:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
+            logger.setLevel(logging.WARNING)

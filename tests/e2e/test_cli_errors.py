@@ -213,6 +213,8 @@ async def test_demo_honours_port_and_exit_does_not_invite_a_second_terminal(
     assert code == 0, out
     assert f"http://127.0.0.1:{port}" in out
     assert "while this runs" not in out and "Stopped, as --exit asks" in out
+    # Libraries' chatter (SQL statements with their parameters) stays out of the demo's screen.
+    assert "sqlalchemy" not in out and "INFO:" not in out, out
     # Started by its path (not on PATH), the demo names that path.
     assert re.search(rf"`{re.escape(MIO)} demo` without --exit keeps serving", out), out
 
