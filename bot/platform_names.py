@@ -53,7 +53,7 @@ class PlatformNameError(ValueError):
 
 
 class UnknownPlatform(PlatformNameError):
-    pass
+    """No platform answers to the name: a typo, told apart from a known one not connected."""
 
 
 class NotConnected(PlatformNameError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from adapters.markdown import backslash_escape
 from bot.types import ButtonStyle, Message, Rich, render
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -36,14 +37,12 @@ _BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])")
 _CODE = re.compile(r"`([^`\n]*)`")
 _MARKUP = re.compile(r"\*\*|(?<!\w)_(?=\S)|(?<=\S)_(?!\w)|\[([^\]]*)\]\([^)]*\)")
-_MARKDOWN_CHARS = re.compile(r"([\\`*_~\[\]<])")
 _LEADING_MARKER = re.compile(r"^(\s*(?:\d+)?)([-+>.)])(?=\s|$)")
 
 
 def escape(text: str) -> str:
     """A plain span inside card markdown: shown as written, never as markup."""
-    text = _MARKDOWN_CHARS.sub(r"\\\1", text)
-    return _LEADING_MARKER.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return backslash_escape(text, _LEADING_MARKER)
 
 
 def _same(text: str) -> str:

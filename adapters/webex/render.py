@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from adapters.markdown import backslash_escape
 from adapters.webex.errors import PLATFORM
 from bot.types import Button, ButtonStyle, Message, PermanentFailure, Rich, render
 
@@ -36,14 +37,12 @@ _LINK = re.compile(r"<([^<>|\s]+)\|([^<>]+)>")
 _BARE_LINK = re.compile(r"<([a-z][a-z0-9+.-]*:[^<>|\s]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _EMPHASIS = re.compile(r"(?<![\w*_~])([*_~])(?=\S)(.+?)(?<=\S)\1(?![\w*_~])")
-_MARKDOWN_CHARS = re.compile(r"([\\`*_~\[\]<])")
 _LEADING_MARKER = re.compile(r"^(\s*(?:\d+)?)([-+>#.)])(?=\s|$|#)")
 
 
 def escape_card(text: str) -> str:
     """A plain span in a card TextBlock (markdown, no HTML): backslash escapes."""
-    text = _MARKDOWN_CHARS.sub(r"\\\1", text)
-    return _LEADING_MARKER.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return backslash_escape(text, _LEADING_MARKER)
 
 
 def escape_markdown(text: str) -> str:

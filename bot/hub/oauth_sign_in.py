@@ -25,6 +25,7 @@ from bot.crypto import new_token
 from bot.hub.auth import HOME, STATE_FOR, cookie_secure, start_session
 from bot.hub.render import HubError, hub_view, redirect
 from bot.matching import normalize_email
+from bot.platform import ChatPlatform
 from bot.types import PlatformError, TokenGrant
 from bot.web import CORE
 from store.hub_queries import grant_backs_sync
@@ -63,15 +64,18 @@ def redirect_uri(core: Core, platform: str) -> str:
     return f"{core.settings.public_url}/hub/auth/{platform}/callback"
 
 
+def _connected(core: Core, platform: str, why: str = "") -> ChatPlatform:
+    adapter = core.platforms.get(platform)
+    if adapter is None:
+        raise HubError(404, f"Mio is not connected to “{platform[:40]}”{why}.")
+    return adapter
+
+
 @hub_view
 async def oauth_start(request: web.Request) -> web.StreamResponse:
     core = request.app[CORE]
     platform = request.match_info["platform"]
-    adapter = core.platforms.get(platform)
-    if adapter is None:
-        raise HubError(
-            404, f"Mio is not connected to “{platform[:40]}”, so you cannot sign in with it."
-        )
+    adapter = _connected(core, platform, ", so you cannot sign in with it")
     state = new_token()
     expires = int((core.clock.now() + STATE_FOR).timestamp())
     url = adapter.authorize_url(state, redirect_uri(core, platform))
@@ -92,9 +96,7 @@ async def oauth_start(request: web.Request) -> web.StreamResponse:
 async def oauth_callback(request: web.Request) -> web.StreamResponse:
     core = request.app[CORE]
     platform = request.match_info["platform"]
-    adapter = core.platforms.get(platform)
-    if adapter is None:
-        raise HubError(404, f"Mio is not connected to “{platform[:40]}”.")
+    adapter = _connected(core, platform)
     label = core.label(platform)
     q = request.query
     cookie = request.cookies.get(STATE_COOKIE, "")
