@@ -1,0 +1,22 @@
+"""Queries, as objects that receive their session. Plain values in and out: no bot types.
+
+One module per kind of state; callers import the repositories from here.
+"""
+
+from store.repositories.base import Repo
+from store.repositories.directory import Directory
+from store.repositories.outbox import Outbox
+from store.repositories.records import Audit, Connections, Events, PendingActions
+from store.repositories.syncs import Grants, Syncs
+
+__all__ = [
+    "Audit",
+    "Connections",
+    "Directory",
+    "Events",
+    "Grants",
+    "Outbox",
+    "PendingActions",
+    "Repo",
+    "Syncs",
+]
