@@ -8,7 +8,9 @@ again (`adapters.retry.patiently`), never restarting from the first page.
 
 The pace is a sliding window: `Pace(calls, per)` lets `calls` calls go at once and then keeps any
 `per` seconds to at most `calls`. A small organisation (the demo, the tests) fits in the first
-window and never waits; only real volumes are slowed down.
+window and never waits; only real volumes are slowed down. The window is per platform, not per
+process: an adapter the core runs takes its turns from the core's gate in the database
+(`use_rate_gate`), so two processes paging at once still keep the platform's pace together.
 """
 
 from __future__ import annotations
@@ -18,24 +20,15 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol
 
 from adapters.retry import Sleep, patiently
-from bot.types import PermanentFailure, RetryLater
+from bot.platform import Pace as Pace  # re-exported: adapters import their pace from here
+from bot.platform import RateGate
+from bot.types import PermanentFailure, Platform, RetryLater
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Pace:
-    """At most `calls` calls in any `per` seconds."""
-
-    calls: int
-    per: float
-
-    def __post_init__(self) -> None:
-        if self.calls < 1 or self.per <= 0:
-            raise ValueError("a pace needs at least one call and a positive period")
 
 
 class Pacer:
@@ -76,6 +69,81 @@ class Pacer:
         """Count a call whose answer (or refusal) just came back."""
         self._done.append(self._clock())
 
+    async def release(self) -> None:
+        self.answered()
+
+
+class LocalRateGate:
+    """The in-process `RateGate` of an adapter used without a core (tests, CLI look-ups)."""
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._marks: dict[str, list[float]] = {}
+        self._paused: dict[str, datetime] = {}
+
+    async def take(self, key: str, pace: Pace) -> float:
+        while (wait := pace.delay(self._marks.get(key, []), self._clock())) > 0:
+            await self._sleep(wait)
+        mark = self._clock()
+        self._marks[key] = pace.counted(self._marks.get(key, []), mark)
+        return mark
+
+    async def answered(self, key: str, pace: Pace, mark: float) -> None:
+        self._marks[key] = pace.moved(self._marks.get(key, []), mark, self._clock())
+
+    async def pause(self, key: str, until: datetime) -> None:
+        self._paused[key] = max(self._paused.get(key, until), until)
+
+    async def paused_until(self, key: str) -> datetime | None:
+        return self._paused.get(key)
+
+
+class GatedPacer:
+    """One caller's turns under `key`, taken from a gate that other processes may share."""
+
+    def __init__(self, gate: RateGate, key: str, pace: Pace) -> None:
+        self.pace = pace
+        self._gate = gate
+        self._key = key
+        self._mark: float | None = None
+
+    async def take(self) -> None:
+        self._mark = await self._gate.take(self._key, self.pace)
+
+    async def release(self) -> None:
+        if self._mark is not None:
+            await self._gate.answered(self._key, self.pace, self._mark)
+            self._mark = None
+
+
+class Pacing(Protocol):
+    async def take(self) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+class Gated:
+    """Mixed into an adapter that pages a directory at `directory_pace`.
+
+    Until the core hands over its gate (`use_rate_gate`, from the database) the adapter keeps
+    the pace in-process, which is all a test or a one-off CLI look-up needs.
+    """
+
+    name: ClassVar[Platform]
+    directory_pace: Pace
+    _rate_gate: RateGate | None = None
+
+    def use_rate_gate(self, gate: RateGate) -> None:
+        self._rate_gate = gate
+
+    def directory_pacer(self) -> GatedPacer:
+        if self._rate_gate is None:
+            self._rate_gate = LocalRateGate()
+        return GatedPacer(self._rate_gate, f"{self.name}:directory", self.directory_pace)
+
 
 class AdminMustFix(RetryLater):
     """Credentials or settings an admin must correct (a revoked bot token, a wrong secret).
@@ -100,7 +168,7 @@ def _log_wait(label: str) -> Callable[[float, RetryLater], None]:
 
 
 async def fetch_page[T](
-    fetch: Callable[[], Awaitable[T]], pacer: Pacer, label: str, sleep: Sleep = asyncio.sleep
+    fetch: Callable[[], Awaitable[T]], pacer: Pacing, label: str, sleep: Sleep = asyncio.sleep
 ) -> T:
     """One page: paced, and repeated with the same cursor while the platform says "later"."""
 
@@ -109,7 +177,7 @@ async def fetch_page[T](
         try:
             return await _at_once_if_misconfigured(fetch)
         finally:
-            pacer.answered()
+            await pacer.release()
 
     return await patiently(paced, sleep=sleep, on_wait=_log_wait(label))
 

@@ -52,7 +52,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 def backoff(attempt: int) -> float:
     """The wait before retry number `attempt` (0-based) when the platform named none."""
-    return min(BACKOFF_CAP, BACKOFF_START * 2**attempt)
+    return min(BACKOFF_CAP, BACKOFF_START * 2.0**attempt)
 
 
 async def patiently[T](

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.crypto import Vault
-from bot.platform import ChatPlatform
+from bot.platform import ChatPlatform, RateGate, UsesRateGate
+from bot.rate_gate import DatabaseRateGate
 from bot.settings import Settings
 from bot.sync import OrgFacts
 
@@ -29,6 +30,14 @@ class Core:
     # Set when a pending sync gets a due time, so the reminder loop recomputes when to wake.
     reminders_ready: asyncio.Event = field(default_factory=asyncio.Event)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Each platform's pace and 429 pauses, shared with every other process through the database.
+    rate_gate: RateGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rate_gate = DatabaseRateGate(self.sessions)
+        for adapter in self.platforms.values():
+            if isinstance(adapter, UsesRateGate):
+                adapter.use_rate_gate(self.rate_gate)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run long work (an import) after the ack; the task is kept so it is not collected."""

@@ -2,7 +2,8 @@
 
 Rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL) plus a claim lease, so several
 processes share the work; each platform is paced to its published rate and paused when it
-answers 429. Only a PermanentFailure ends a row as failed; everything else is retried.
+answers 429, through the core's rate gate, so every process keeps one pace and sees one pause.
+Only a PermanentFailure ends a row as failed; everything else is retried.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import codec, lifecycle, outbox
 from bot.core import Core
+from bot.platform import Pace
 from bot.sync import Event
 from bot.types import Identity, PermanentFailure, PlatformUserId, RetryLater, TokenGrant
 from store.repositories import Audit, Outbox
@@ -24,38 +25,18 @@ from store.repositories import Audit, Outbox
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
+SEND_BURST = 10
 MAX_BACKOFF = timedelta(hours=1)
 
 
-class Pacer:
-    """Per-platform pacing (a token bucket in real time) and the pauses a 429 asks for.
+def send_key(platform: str) -> str:
+    """The gate of a platform's sends (its directory pages have their own)."""
+    return f"{platform}:send"
 
-    Spacing is about the real request rate the platform sees, so it uses the monotonic clock;
-    a Retry-After pause is a schedule, like `next_attempt_at`, so it uses the injected clock.
-    """
 
-    def __init__(self, burst: float = 10.0) -> None:
-        self.burst = burst
-        self._tokens: dict[str, tuple[float, float]] = {}  # platform → (tokens, at)
-        self._paused: dict[str, datetime] = {}
-
-    async def acquire(self, platform: str, rate: float) -> None:
-        while True:
-            now = time.monotonic()
-            tokens, at = self._tokens.get(platform, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * rate)
-            if tokens >= 1:
-                self._tokens[platform] = (tokens - 1, now)
-                return
-            self._tokens[platform] = (tokens, now)
-            await asyncio.sleep((1 - tokens) / rate)
-
-    def paused_until(self, platform: str, now: datetime) -> datetime | None:
-        until = self._paused.get(platform)
-        return until if until is not None and until > now else None
-
-    def pause(self, platform: str, until: datetime) -> None:
-        self._paused[platform] = max(self._paused.get(platform, until), until)
+def send_pace(rate_per_second: float) -> Pace:
+    """The adapter's published rate, with the burst of SEND_BURST calls it tolerates."""
+    return Pace(SEND_BURST, SEND_BURST / rate_per_second)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -65,13 +46,15 @@ def backoff(attempts: int) -> timedelta:
 class Worker:
     def __init__(self, core: Core) -> None:
         self.core = core
-        self.pacer = Pacer()
         self.claim_id = uuid.uuid4().hex
+        # Pauses as this worker last saw them, kept up to date with its own 429s in a batch.
+        self._paused: dict[str, datetime | None] = {}
 
     async def run_once(self, limit: int = 50) -> int:
         """Deliver what is due now; returns how many rows were attempted."""
         now = self.core.clock.now()
-        ready = [p for p in self.core.platforms if self.pacer.paused_until(p, now) is None]
+        self._paused = {p: await self._paused_until(p, now) for p in self.core.platforms}
+        ready = [p for p, until in self._paused.items() if until is None]
         if not ready:
             return 0
         claim = f"{self.claim_id}:{uuid.uuid4().hex[:8]}"
@@ -98,12 +81,12 @@ class Worker:
     ) -> None:
         adapter = self.core.platforms[platform]
         now = self.core.clock.now()
-        paused = self.pacer.paused_until(platform, now)
-        if paused is not None:  # a 429 earlier in this batch
+        paused = self._paused.get(platform)
+        if paused is not None and paused > now:  # a 429 earlier in this batch
             async with self.core.transaction() as session:
                 await Outbox(session).finish(item_id, claim, next_attempt_at=paused)
             return
-        await self.pacer.acquire(platform, adapter.rate_per_second)
+        await self.core.rate_gate.take(send_key(platform), send_pace(adapter.rate_per_second))
         result: dict[str, Any] = {}
         try:
             payload = self._unseal(platform, kind, payload, secret)
@@ -134,6 +117,10 @@ class Worker:
             await self._retry(claim, item_id, platform, attempts, f"{exc!r} (ref: {ref})", None)
         else:
             await self._done(claim, item_id, kind, sync_id, payload, result)
+
+    async def _paused_until(self, platform: str, now: datetime) -> datetime | None:
+        until = await self.core.rate_gate.paused_until(send_key(platform))
+        return until if until is not None and until > now else None
 
     def _unseal(
         self, platform: str, kind: str, payload: dict[str, Any], secret: str | None
@@ -166,7 +153,9 @@ class Worker:
         now = self.core.clock.now()
         wait = max(timedelta(seconds=after or 0), backoff(attempts))
         if after is not None:
-            self.pacer.pause(platform, now + timedelta(seconds=after))
+            until = now + timedelta(seconds=after)
+            self._paused[platform] = max(self._paused.get(platform) or until, until)
+            await self.core.rate_gate.pause(send_key(platform), until)
         async with self.core.transaction() as session:
             await Outbox(session).finish(
                 item_id, claim, attempts=attempts + 1, next_attempt_at=now + wait, last_error=reason

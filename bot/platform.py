@@ -5,7 +5,9 @@ The core depends on this Protocol only; `adapters/__init__.py` maps platform nam
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from aiohttp import web
@@ -120,3 +122,67 @@ class NeedsAdminGrant(Protocol):
     def use_admin_grant(self, grant: dict[str, Any] | None, save: SaveAdminGrant) -> None:
         """The stored grant (None when never connected) and how to persist a refreshed one."""
         ...
+
+
+# --- Pacing shared by every process (issue 9) -------------------------------------------------
+# A platform's rate limit is per app, not per process: every process that calls it takes its
+# turn from one `RateGate`, which the core keeps in the database (`bot.rate_gate`) and hands to
+# the adapters (`UsesRateGate`); an adapter used without a core keeps it in-process.
+
+
+@dataclass(frozen=True)
+class Pace:
+    """At most `calls` calls in any `per` seconds (a sliding window over the latest calls)."""
+
+    calls: int
+    per: float
+
+    def __post_init__(self) -> None:
+        if self.calls < 1 or self.per <= 0:
+            raise ValueError("a pace needs at least one call and a positive period")
+
+    def delay(self, marks: Sequence[float], now: float) -> float:
+        """Seconds until one more call fits, given the marks (times) of the calls counted."""
+        recent = sorted(marks)[-self.calls :]
+        if len(recent) < self.calls:
+            return 0.0
+        return max(0.0, recent[0] + self.per - now)
+
+    def counted(self, marks: Sequence[float], mark: float) -> list[float]:
+        """The marks with one more call; only the latest `calls` can ever matter."""
+        return sorted([*marks, mark])[-self.calls :]
+
+    def moved(self, marks: Sequence[float], mark: float, to: float) -> list[float]:
+        """The marks with the call counted at `mark` counted at `to` instead (its answer came)."""
+        rest = list(marks)
+        if mark in rest:
+            rest.remove(mark)
+        return self.counted(rest, to)
+
+
+class RateGate(Protocol):
+    """Where each call to a platform takes its turn, so all processes together keep its pace."""
+
+    async def take(self, key: str, pace: Pace) -> float:
+        """Wait until a call under `key` fits `pace`, count it, and return its mark."""
+        ...
+
+    async def answered(self, key: str, pace: Pace, mark: float) -> None:
+        """Count the call taken as `mark` from now: the platform counted it on arrival, and a
+        slow request must not let the next one arrive inside its window."""
+        ...
+
+    async def pause(self, key: str, until: datetime) -> None:
+        """Every caller of `key` holds off until `until` (a 429's Retry-After)."""
+        ...
+
+    async def paused_until(self, key: str) -> datetime | None:
+        """The latest pause recorded for `key` (the caller compares it with its own clock)."""
+        ...
+
+
+@runtime_checkable
+class UsesRateGate(Protocol):
+    """An adapter that paces its own calls (directory pages) and can share the core's gate."""
+
+    def use_rate_gate(self, gate: RateGate) -> None: ...

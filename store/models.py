@@ -265,3 +265,22 @@ class ImportRun(Base):
     finished_at: Mapped[datetime | None]
     seen: Mapped[int] = mapped_column(Integer, default=0)  # accounts read so far
     sentence: Mapped[str] = mapped_column(Text, default="")  # the outcome, in one sentence
+
+
+# --- Rate gates (migration 0005) ---------------------------------------------------------------
+
+
+class RateGateRow(Base):
+    """The pace of one kind of call to a platform, shared by every process (bot/rate_gate.py).
+
+    `marks` are the wall-clock times (epoch seconds) of the latest calls counted, at most the
+    pace's `calls` of them; a process takes a turn by rewriting them `WHERE version` is still
+    the one it read, so of two processes that read the same marks only one gets the turn.
+    `paused_until` is the latest Retry-After a 429 asked for, seen by every process.
+    """
+
+    __tablename__ = "rate_gates"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # "slack:send"
+    marks: Mapped[list[float]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    paused_until: Mapped[datetime | None]

@@ -14,7 +14,7 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.env import required_when_set, setting
-from adapters.paging import Pace, Pacer, fetch_page
+from adapters.paging import Gated, Pace, fetch_page
 from adapters.retry import patiently
 from adapters.slack.blocks import fallback_text, render_blocks
 from adapters.slack.errors import SLACK, slack_call
@@ -45,7 +45,7 @@ _ALREADY_INVALID = frozenset({"invalid_auth", "token_revoked", "account_inactive
 _REQUIRED = ("SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 
 
-class SlackPlatform:
+class SlackPlatform(Gated):
     """One Slack workspace, reached with a bot token; users link theirs through OAuth v2."""
 
     name: ClassVar[Platform] = SLACK
@@ -130,7 +130,7 @@ class SlackPlatform:
 
     async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
         """Every member, a page at a time; a 429 or 5xx repeats the page with the same cursor."""
-        pacer = Pacer(self.directory_pace)
+        pacer = self.directory_pacer()
         cursor: str | None = None
         while True:
             page = await fetch_page(self._users_page(cursor), pacer, self.label)

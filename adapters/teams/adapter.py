@@ -17,7 +17,7 @@ from aiohttp import web
 
 from adapters.env import all_or_none, setting
 from adapters.http import with_slash
-from adapters.paging import Pace, Pacer
+from adapters.paging import Gated, Pace
 from adapters.teams import inbound
 from adapters.teams.auth import DEFAULT_OPENID_URL, BotFrameworkKeys, TokenValidator
 from adapters.teams.client import CONNECTOR_SCOPE, GRAPH_SCOPE, AppToken, TeamsHttp
@@ -49,7 +49,7 @@ REQUIRED_ENV = ("TEAMS_APP_PASSWORD", "TEAMS_TENANT_ID")
 _OBJECT_ID = re.compile(r"@?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.I)
 
 
-class TeamsPlatform:
+class TeamsPlatform(Gated):
     """One Microsoft 365 tenant, reached as the Mio bot and through Microsoft Graph."""
 
     name: ClassVar[Platform] = PLATFORM
@@ -171,7 +171,7 @@ class TeamsPlatform:
         return tenant_id or self.tenant_id, name or f"Microsoft 365 tenant {self.tenant_id}"
 
     def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
-        return self._directory.users(Pacer(self.directory_pace))
+        return self._directory.users(self.directory_pacer())
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
         """`GET /users/{aadObjectId}` with the app's Graph token (adapters/teams/lookup.py)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from adapters.paging import Pacer, fetch_page
+from adapters.paging import Pacing, fetch_page
 from adapters.teams.client import AppToken
 from adapters.teams.errors import PLATFORM, to_platform_error
 from bot.types import DirectoryUser, PlatformUserId
@@ -60,7 +60,7 @@ class GraphDirectory:
         self._url = graph_url
 
     async def pages(
-        self, path: str, pacer: Pacer, params: Mapping[str, str] | None = None
+        self, path: str, pacer: Pacing, params: Mapping[str, str] | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Each page's `value`; the next page is the absolute URL Graph hands back.
 
@@ -90,7 +90,7 @@ class GraphDirectory:
             raise to_platform_error(502, {}, {"message": "/organization answered no organization"})
         return str(orgs[0].get("id") or ""), str(orgs[0].get("displayName") or "")
 
-    async def admin_ids(self, pacer: Pacer) -> frozenset[str]:
+    async def admin_ids(self, pacer: Pacing) -> frozenset[str]:
         """Users holding an activated admin role (service principals in a role are skipped)."""
         admins: set[str] = set()
         async for roles in self.pages("directoryRoles", pacer):
@@ -105,7 +105,7 @@ class GraphDirectory:
                     )
         return frozenset(admins)
 
-    async def users(self, pacer: Pacer) -> AsyncIterator[list[DirectoryUser]]:
+    async def users(self, pacer: Pacing) -> AsyncIterator[list[DirectoryUser]]:
         admins = await self.admin_ids(pacer)
         fields = {"$select": USER_FIELDS, "$top": PAGE_SIZE}
         async for page in self.pages("users", pacer, fields):

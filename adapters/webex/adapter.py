@@ -23,7 +23,7 @@ from aiohttp import web
 
 from adapters.env import required_when_set, setting
 from adapters.http import with_slash
-from adapters.paging import Pace, Pacer, fetch_page
+from adapters.paging import Gated, Pace, fetch_page
 from adapters.retry import patiently
 from adapters.webex import directory
 from adapters.webex.admin import (
@@ -67,7 +67,7 @@ def _is_person_id(token: str) -> bool:
     return decoded.startswith("ciscospark://") and "/PEOPLE/" in decoded
 
 
-class WebexPlatform:
+class WebexPlatform(Gated):
     """One Webex organisation: a bot for messages, an admin-granted integration for the rest."""
 
     name: ClassVar[Platform] = PLATFORM
@@ -203,7 +203,7 @@ class WebexPlatform:
         Pages are fetched one call each rather than through the SDK's `get_pages` generator,
         which the first exception finishes for good: a 429 or 5xx asks for the same URL again.
         """
-        pacer = Pacer(self.directory_pace)
+        pacer = self.directory_pacer()
         url: str | None = "people"
         params: dict[str, Any] | None = {"max": directory.PAGE_SIZE}
         while url is not None:

@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from adapters.env import all_or_none, setting
-from adapters.paging import Pace, Pacer, fetch_page
+from adapters.paging import Gated, Pace, fetch_page
 from adapters.retry import patiently
 from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
@@ -67,7 +67,7 @@ def user_jid(user_id: str) -> str:
     return user_id.lower() + JID_DOMAIN
 
 
-class ZoomPlatform:
+class ZoomPlatform(Gated):
     """Zoom Team Chat through its chatbot API, the Server-to-Server directory and user OAuth."""
 
     name: ClassVar[Platform] = Platform("zoom")
@@ -215,7 +215,7 @@ class ZoomPlatform:
         A 429 or 5xx asks for the page again with the same `next_page_token`; a per-second 429
         has no Retry-After (§I.24), so `errors.retry_after` names the next second.
         """
-        pacer = Pacer(self.directory_pace)
+        pacer = self.directory_pacer()
         for status in ("active", "inactive"):
             page_token = ""
             while True:
