@@ -91,7 +91,7 @@ def create_app(
         yield
         if background:
             scheduler.shutdown(wait=False)
-        for task in [*tasks, *core.background]:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

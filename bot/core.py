@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +28,6 @@ class Core:
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when a pending sync gets a due time, so the reminder loop recomputes when to wake.
     reminders_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    background: set[asyncio.Task[None]] = field(default_factory=set)
     # Each platform's pace and 429 pauses, shared with every other process through the database.
     rate_gate: RateGate = field(init=False)
 
@@ -38,12 +36,6 @@ class Core:
         for adapter in self.platforms.values():
             if isinstance(adapter, UsesRateGate):
                 adapter.use_rate_gate(self.rate_gate)
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run long work (an import) after the ack; the task is kept so it is not collected."""
-        task = asyncio.get_running_loop().create_task(work)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
 
     def label(self, platform: str) -> str:
         adapter = self.platforms.get(platform)

@@ -3,7 +3,9 @@
 Rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL) plus a claim lease, so several
 processes share the work; each platform is paced to its published rate and paused when it
 answers 429, through the core's rate gate, so every process keeps one pace and sees one pause.
-Only a PermanentFailure ends a row as failed; everything else is retried.
+Only a PermanentFailure ends a row as failed; everything else is retried. Every kind of row is
+run the same way (`bot.outbox_kinds`); long ones run beside the batch and renew their lease,
+so a row is taken over by another process only when the one running it died.
 """
 
 from __future__ import annotations
@@ -12,21 +14,25 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import codec, lifecycle, outbox
+from bot import outbox
 from bot.core import Core
+from bot.outbox_kinds import KINDS, Kind, Queued, Result
 from bot.platform import Pace
-from bot.sync import Event
-from bot.types import Identity, PermanentFailure, PlatformUserId, RetryLater, TokenGrant
+from bot.types import PermanentFailure, RetryLater
+from store.models import OutboxItem
 from store.repositories import Audit, Outbox
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-SEND_BURST = 10
+RENEW_EVERY = LEASE / 4  # a running row renews its lease long before it runs out
 MAX_BACKOFF = timedelta(hours=1)
+SEND_BURST = 10
 
 
 def send_key(platform: str) -> str:
@@ -43,12 +49,29 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row, copied out of its session: what the worker needs to run it."""
+
+    row: Queued
+    claim: str
+    kind: str
+    payload: dict[str, Any]
+    secret: str | None
+
+    @classmethod
+    def of(cls, item: OutboxItem, claim: str) -> Claimed:
+        row = Queued(item.id, item.platform, item.sync_id, item.attempts)
+        return cls(row, claim, item.kind, dict(item.payload), item.secret)
+
+
 class Worker:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.claim_id = uuid.uuid4().hex
         # Pauses as this worker last saw them, kept up to date with its own 429s in a batch.
         self._paused: dict[str, datetime | None] = {}
+        self._running: set[asyncio.Task[None]] = set()  # long rows, run beside the batch
 
     async def run_once(self, limit: int = 50) -> int:
         """Deliver what is due now; returns how many rows were attempted."""
@@ -60,172 +83,149 @@ class Worker:
         claim = f"{self.claim_id}:{uuid.uuid4().hex[:8]}"
         async with self.core.transaction() as session:
             items = await Outbox(session).claim(now, now + LEASE, claim, limit, ready)
-            batch = [
-                (i.id, i.platform, i.kind, dict(i.payload), i.secret, i.sync_id, i.attempts)
-                for i in items
-            ]
-        for item_id, platform, kind, payload, secret, sync_id, attempts in batch:
-            await self._deliver(claim, item_id, platform, kind, payload, secret, sync_id, attempts)
+            batch = [Claimed.of(item, claim) for item in items]
+        for claimed in batch:
+            kind = KINDS.get(claimed.kind)
+            if kind is not None and kind.background:
+                task = asyncio.create_task(self._deliver(claimed))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            else:
+                await self._deliver(claimed)
         return len(batch)
 
-    async def _deliver(
-        self,
-        claim: str,
-        item_id: int,
-        platform: str,
-        kind: str,
-        payload: dict[str, Any],
-        secret: str | None,
-        sync_id: int | None,
-        attempts: int,
-    ) -> None:
-        adapter = self.core.platforms[platform]
+    async def _deliver(self, claimed: Claimed) -> None:
+        row = claimed.row
         now = self.core.clock.now()
-        paused = self._paused.get(platform)
+        paused = self._paused.get(row.platform)
         if paused is not None and paused > now:  # a 429 earlier in this batch
             async with self.core.transaction() as session:
-                await Outbox(session).finish(item_id, claim, next_attempt_at=paused)
+                await Outbox(session).finish(row.id, claimed.claim, next_attempt_at=paused)
             return
-        await self.core.rate_gate.take(send_key(platform), send_pace(adapter.rate_per_second))
-        result: dict[str, Any] = {}
         try:
-            payload = self._unseal(platform, kind, payload, secret)
-            if kind == "send_dm":
-                ref = await adapter.send_dm(
-                    codec.load_user(payload["user"]), codec.load_message(payload["message"])
-                )
-                result["ref"] = codec.dump(ref)
-            elif kind == "update_dm":
-                await adapter.update_message(
-                    codec.load_ref(payload["ref"]), codec.load_message(payload["message"])
-                )
-            elif kind == "reply":
-                await adapter.reply(
-                    codec.load_target(payload["target"]), codec.load_message(payload["message"])
-                )
-            elif kind == "revoke":
-                result["outcome"] = await adapter.revoke(self._grant(secret))
-            else:
-                raise PermanentFailure(platform, f"unknown outbox kind {kind!r}")
+            kind = self._load(claimed)
+            if kind.paced:
+                await self._take_turn(row.platform)
+            async with self._leased(claimed):
+                result = await kind.run(self.core, row)
         except RetryLater as exc:
-            await self._retry(claim, item_id, platform, attempts, exc.reason, exc.after)
+            await self._retry(claimed, exc.reason, exc.after)
         except PermanentFailure as exc:
-            await self._failed(claim, item_id, kind, sync_id, exc.reason, payload)
+            await self._failed(claimed, exc.reason)
         except Exception as exc:  # a bug or an unexpected answer: keep the row, retry later
             ref = uuid.uuid4().hex[:8]
-            log.exception("outbox row %s failed unexpectedly (ref: %s)", item_id, ref)
-            await self._retry(claim, item_id, platform, attempts, f"{exc!r} (ref: {ref})", None)
+            log.exception("outbox row %s failed unexpectedly (ref: %s)", row.id, ref)
+            await self._retry(claimed, f"{exc!r} (ref: {ref})", None)
         else:
-            await self._done(claim, item_id, kind, sync_id, payload, result)
+            await self._done(claimed, kind, result)
+
+    def _load(self, claimed: Claimed) -> Kind:
+        platform = claimed.row.platform
+        kind = KINDS.get(claimed.kind)
+        if kind is None:
+            raise PermanentFailure(platform, f"unknown outbox kind {claimed.kind!r}")
+        try:
+            data = outbox.unseal(self.core, claimed.payload, claimed.secret)
+        except ValueError as exc:  # sealed with another MIO_SECRET_KEY: no retry can help
+            raise PermanentFailure(platform, str(exc)) from None
+        try:
+            return kind.load(data)
+        except (KeyError, TypeError) as exc:
+            raise PermanentFailure(platform, f"{claimed.kind} row is missing {exc}") from None
+
+    async def _take_turn(self, platform: str) -> None:
+        adapter = self.core.platforms[platform]
+        await self.core.rate_gate.take(send_key(platform), send_pace(adapter.rate_per_second))
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, claimed: Claimed) -> AsyncIterator[None]:
+        """Renew the row's lease while it runs, so no other process takes over a live row."""
+        renewing = asyncio.create_task(self._renew(claimed))
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew(self, claimed: Claimed) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY.total_seconds())
+            with contextlib.suppress(Exception):  # a missed renewal is retried; the lease is long
+                async with self.core.transaction() as session:
+                    until = self.core.clock.now() + LEASE
+                    await Outbox(session).renew(claimed.row.id, claimed.claim, until)
 
     async def _paused_until(self, platform: str, now: datetime) -> datetime | None:
         until = await self.core.rate_gate.paused_until(send_key(platform))
         return until if until is not None and until > now else None
 
-    def _unseal(
-        self, platform: str, kind: str, payload: dict[str, Any], secret: str | None
-    ) -> dict[str, Any]:
-        try:
-            return outbox.unseal(self.core, kind, payload, secret)
-        except ValueError as exc:  # sealed with another MIO_SECRET_KEY: no retry can help
-            raise PermanentFailure(platform, str(exc)) from None
-
-    def _grant(self, secret: str | None) -> TokenGrant:
-        if secret is None:
-            raise PermanentFailure("outbox", "revoke row without tokens")
-        data = self.core.vault.open(secret)
-        return TokenGrant(
-            identity=Identity(PlatformUserId(data["user_id"]), data.get("email")),
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token"),
-            scope=data.get("scope", ""),
-        )
-
-    async def _retry(
-        self,
-        claim: str,
-        item_id: int,
-        platform: str,
-        attempts: int,
-        reason: str,
-        after: float | None,
-    ) -> None:
+    async def _retry(self, claimed: Claimed, reason: str, after: float | None) -> None:
+        row = claimed.row
         now = self.core.clock.now()
-        wait = max(timedelta(seconds=after or 0), backoff(attempts))
+        wait = max(timedelta(seconds=after or 0), backoff(row.attempts))
         if after is not None:
             until = now + timedelta(seconds=after)
-            self._paused[platform] = max(self._paused.get(platform) or until, until)
-            await self.core.rate_gate.pause(send_key(platform), until)
+            self._paused[row.platform] = max(self._paused.get(row.platform) or until, until)
+            await self.core.rate_gate.pause(send_key(row.platform), until)
         async with self.core.transaction() as session:
             await Outbox(session).finish(
-                item_id, claim, attempts=attempts + 1, next_attempt_at=now + wait, last_error=reason
+                row.id,
+                claimed.claim,
+                attempts=row.attempts + 1,
+                next_attempt_at=now + wait,
+                last_error=reason,
             )
 
-    async def _failed(
-        self,
-        claim: str,
-        item_id: int,
-        kind: str,
-        sync_id: int | None,
-        reason: str,
-        payload: dict[str, Any],
-    ) -> None:
+    async def _failed(self, claimed: Claimed, reason: str) -> None:
+        row = claimed.row
         now = self.core.clock.now()
         async with self.core.transaction() as session:
             await Outbox(session).finish(
-                item_id, claim, state="failed", attempts=1, last_error=reason, done_at=now
+                row.id, claimed.claim, state="failed", attempts=1, last_error=reason, done_at=now
             )
             Audit(session).add(
                 now,
                 "system",
-                f"outbox.{kind}.failed",
-                payload.get("person_id"),
+                f"outbox.{claimed.kind}.failed",
+                claimed.payload.get("person_id"),
                 reason=reason,
-                outbox_id=item_id,
+                outbox_id=row.id,
             )
-            if kind == "send_dm" and sync_id is not None:
-                await lifecycle.fail_sync(
-                    session, self.core, sync_id, Event.UNDELIVERABLE, detail=reason, notify=False
-                )
+            with contextlib.suppress(PermanentFailure):  # a row that cannot even be read
+                await self._load(claimed).failed(session, self.core, row, reason)
 
-    async def _done(
-        self,
-        claim: str,
-        item_id: int,
-        kind: str,
-        sync_id: int | None,
-        payload: dict[str, Any],
-        result: dict[str, Any],
-    ) -> None:
+    async def _done(self, claimed: Claimed, kind: Kind, result: Result) -> None:
+        row = claimed.row
         now = self.core.clock.now()
         async with self.core.transaction() as session:
             # Delivered: the sealed part (message text, tokens to revoke) is no longer needed.
-            await Outbox(session).finish(item_id, claim, state="done", done_at=now, secret=None)
-            if kind == "send_dm" and sync_id is not None:
-                await lifecycle.remember_dm(session, sync_id, result["ref"])
-            if kind == "revoke":
-                Audit(session).add(
-                    now,
-                    "system",
-                    "grant.revoked",
-                    payload.get("person_id"),
-                    outcome=result.get("outcome"),
-                )
+            await Outbox(session).finish(
+                row.id, claimed.claim, state="done", done_at=now, secret=None
+            )
+            await kind.done(session, self.core, row, result)
 
     async def drain(self, max_rounds: int = 50, limit: int = 50) -> None:
         """Deliver until nothing is due (tests and the CLI; the app runs `forever`)."""
         for _ in range(max_rounds):
-            if await self.run_once(limit) == 0:
+            done = await self.run_once(limit)
+            if self._running:  # what they queue (an import's answer) is due next round
+                await asyncio.gather(*list(self._running), return_exceptions=True)
+            elif done == 0:
                 return
 
     async def forever(self, idle: float = 1.0) -> None:
-        while True:
-            self.core.outbox_ready.clear()  # before looking, so a row queued meanwhile wakes us
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("outbox worker round failed; retrying")
-                done = 0
-            if done == 0:
-                with contextlib.suppress(TimeoutError):  # idle: look for due rows again
-                    await asyncio.wait_for(self.core.outbox_ready.wait(), timeout=idle)
+        try:
+            while True:
+                self.core.outbox_ready.clear()  # before looking, so a row queued meanwhile wakes us
+                try:
+                    done = await self.run_once()
+                except Exception:
+                    log.exception("outbox worker round failed; retrying")
+                    done = 0
+                if done == 0:
+                    with contextlib.suppress(TimeoutError):  # idle: look for due rows again
+                        await asyncio.wait_for(self.core.outbox_ready.wait(), timeout=idle)
+        finally:  # stopping: a long row left unfinished is taken over once its lease ends
+            for task in list(self._running):
+                task.cancel()

@@ -6,8 +6,6 @@ carries a single-use token for a stored pending action, valid for its author onl
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -18,15 +16,12 @@ from bot import admins, first_contact, lifecycle, messages, outbox
 from bot.commands import grammar, views
 from bot.core import Core
 from bot.crypto import new_token, token_hash
-from bot.directory import ImportFailed, import_platform
 from bot.lifecycle import NotFound
 from bot.platform_names import platform_names
 from bot.sync import Refused, SyncKind, SyncRefused
-from bot.types import ButtonPress, InboundCommand, Message, ReplyTarget, Rich, Text
+from bot.types import ButtonPress, InboundCommand, Message, Rich, Text
 from store.models import Account, Person
 from store.repositories import Audit, Directory, PendingActions
-
-log = logging.getLogger(__name__)
 
 CONFIRM_FOR = timedelta(minutes=15)
 
@@ -214,7 +209,8 @@ async def _dispatch(
             )
         case grammar.Import(platform=platform):
             targets = [platform] if platform else list(core.platforms)
-            core.spawn(_import_and_report(core, targets, actor, event.reply_to))
+            key = f"import:{new_token()}"
+            await outbox.import_and_report(session, core, targets, actor, event.reply_to, key=key)
             names = ", ".join(core.label(p) for p in targets)
             return messages.note(f"Importing users from {names}… I'll post the result here.")
     raise AssertionError(f"unhandled command {command!r}")
@@ -338,33 +334,3 @@ async def confirm(session: AsyncSession, core: Core, event: ButtonPress) -> Mess
         return messages.plain_note(await lifecycle.reset(session, core, actor, cmd["person"]))
     except NotFound:
         return messages.note("That person no longer exists (they were removed meanwhile).")
-
-
-async def _import_and_report(
-    core: Core, platforms: list[str], actor: str, target: ReplyTarget
-) -> None:
-    lines = []
-    for platform in platforms:
-        try:
-            result = await import_platform(core, platform, actor)
-            lines.append(result.sentence(core.label(platform)))
-        except ImportFailed as exc:  # already logged and recorded, in one sentence
-            lines.append(exc.sentence)
-        except Exception as exc:
-            ref = new_token()[:8]
-            log.exception("import of %s failed (ref: %s)", platform, ref)
-            lines.append(f"Importing {core.label(platform)} failed: {exc} (ref: {ref}).")
-    async with core.transaction() as session:
-        await outbox.reply(
-            session,
-            core,
-            target,
-            Message(text=" ".join(lines), title="Import finished", lines=tuple(lines)),
-            key=f"import:{new_token()}",
-        )
-
-
-async def wait_imports(core: Core) -> None:
-    """Let spawned imports finish (tests, shutdown)."""
-    while core.background:
-        await asyncio.gather(*list(core.background), return_exceptions=True)

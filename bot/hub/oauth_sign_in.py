@@ -14,12 +14,11 @@ consent behind their synced account.
 from __future__ import annotations
 
 import hmac
-import logging
 from hashlib import sha256
 
 from aiohttp import web
 
-from bot import admins, first_contact
+from bot import admins, first_contact, outbox
 from bot.core import Core
 from bot.crypto import new_token
 from bot.hub.auth import HOME, STATE_FOR, cookie_secure, start_session
@@ -31,8 +30,6 @@ from bot.web import CORE
 from store.hub_queries import grant_backs_sync
 from store.models import Account
 from store.repositories import Audit
-
-log = logging.getLogger(__name__)
 
 STATE_COOKIE = "mio_hub_state"
 
@@ -118,7 +115,7 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
     except first_contact.CannotCheck as exc:
         raise HubError(502, exc.sentence) from None
     if not keep:
-        _revoke_later(core, platform, grant)
+        await _revoke_later(core, platform, grant)
     if not allowed:
         raise HubError(
             403,
@@ -159,16 +156,14 @@ def _who(platform: str, grant: TokenGrant, account: Account | None) -> tuple[str
     return actor, name
 
 
-def _revoke_later(core: Core, platform: str, grant: TokenGrant) -> None:
-    """Signing in needs the identity only: give the token back when no sync relies on it."""
+async def _revoke_later(core: Core, platform: str, grant: TokenGrant) -> None:
+    """Signing in needs the identity only: give the token back when no sync relies on it.
 
-    async def revoke() -> None:
-        try:
-            await core.platforms[platform].revoke(grant)
-        except PlatformError as exc:  # the token expires on its own; nothing else to do
-            log.warning("could not revoke the %s sign-in token: %s", platform, exc.reason)
-
-    core.spawn(revoke())
+    An outbox row, so the revocation outlives this process and waits out the platform's 429s;
+    a token that cannot be revoked expires on its own.
+    """
+    async with core.transaction() as session:
+        await outbox.revoke_sign_in(session, core, platform, grant, key=f"sign-in:{new_token()}")
 
 
 def routes() -> list[web.RouteDef]:

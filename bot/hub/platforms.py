@@ -1,14 +1,14 @@
 """Connect Platforms: what each platform's connection looks like right now, and directory imports.
 
-An import runs as a background task (`core.spawn`) so the page answers at once. Its guard and
-progress live in the database (store/imports.py), shared with chat and the CLI: the page of any
-process shows an import another process runs, and refuses a second one while it runs.
+An import runs as an outbox row, so the page answers at once and the import outlives a crash
+(any process's worker runs it). Its guard and progress live in the database (store/imports.py),
+shared with chat and the CLI: the page of any process shows an import another process runs,
+and refuses a second one while it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters import ADAPTERS
-from bot import connect
+from bot import connect, outbox
 from bot.core import Core
-from bot.directory import ImportBusy, ImportFailed, ImportTicket, begin_import, run_import
+from bot.directory import ImportBusy, begin_import
 from bot.hub.auth import Admin, admin_view
 from bot.hub.render import HubError, redirect, render, wants_json
 from bot.platform_names import PlatformNameError, resolve_platform
@@ -54,7 +54,8 @@ async def start(core: Core, platform: str, actor: str) -> dict[str, object]:
         ticket = await begin_import(core, platform, actor)
     except ImportBusy as exc:
         raise HubError(409, exc.sentence) from None
-    core.spawn(_work(core, ticket))
+    async with core.transaction() as session:  # run by any process's outbox worker
+        await outbox.run_import(session, core, platform, ticket.run_id, actor)
     return await current(core, platform) or {}
 
 
@@ -62,12 +63,6 @@ async def current(core: Core, platform: str) -> dict[str, object] | None:
     async with core.sessions() as session:
         run = await ImportRuns(session).get(platform)
     return run_json(core, run) if run is not None else None
-
-
-async def _work(core: Core, ticket: ImportTicket) -> None:
-    # run_import records every outcome, failure included, on the shared row the page polls.
-    with contextlib.suppress(ImportFailed):
-        await run_import(core, ticket)
 
 
 @dataclass(frozen=True)

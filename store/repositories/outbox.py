@@ -72,6 +72,18 @@ class Outbox(Repo):
             .values(claimed_until=None, **values)
         )
 
+    async def renew(self, item_id: int, claim_id: str, until: datetime) -> None:
+        """Extend the lease of a row this claim is still running."""
+        await self.session.execute(
+            update(OutboxItem)
+            .where(
+                OutboxItem.id == item_id,
+                OutboxItem.claim_id == claim_id,
+                OutboxItem.state == "pending",
+            )
+            .values(claimed_until=until)
+        )
+
     async def pending_count(self) -> int:
         return int(
             (

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from bot.app import _prune
-from bot.commands.run import wait_imports
 from store.models import Account, HubSession, HubTicket, Person
 from store.repositories import Audit
 from tests.e2e.test_consent_flow import request_consent
@@ -181,7 +180,7 @@ async def test_signing_in_with_teams_keeps_the_grant_behind_a_sync(harness: Harn
     teams = h.sandbox.services["teams"]
     async with jar() as http:
         assert (await oauth(Hub(h, http), "teams", ADMIN))[0] == 303
-    await wait_imports(h.core)  # the sign-in's revocation, had there been one, ran
+    await h.deliver()  # the sign-in's revocation, had there been one, ran
     assert teams.deleted_grants == []  # type: ignore[attr-defined]
 
 

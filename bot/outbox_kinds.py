@@ -1,0 +1,305 @@
+"""The kinds of outbox row: one dataclass each, holding what its row says and how it is done.
+
+A row stores its kind's `name`; `KINDS` maps the name back to the class, so the worker
+(`bot.delivery`) runs any row the same way: `load` it, `run` it, then `done` or `failed` in the
+transaction that finishes the row. Background work that must survive a crash (an import
+someone asked for, giving back a sign-in token) is a kind like any platform call: any process's
+worker claims it, and a process that dies mid-way leaves it to the next claim.
+
+`routing()` is what stays readable in the row (where it goes, whom it concerns); `sealed()` is
+encrypted with MIO_SECRET_KEY, because message texts, reply URLs and tokens are each enough
+to act as the person. A row's data, when it is run, is both merged (`bot.outbox.unseal`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import codec
+from bot.core import Core
+from bot.crypto import new_token
+from bot.types import (
+    DirectoryUser,
+    Identity,
+    Message,
+    MessageRef,
+    PermanentFailure,
+    PlatformUserId,
+    ReplyTarget,
+    TokenGrant,
+)
+from store.repositories import Audit
+
+log = logging.getLogger(__name__)
+
+Result = dict[str, Any]  # what `run` learnt, for `done` (a message ref, a revocation outcome)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The row being run, as the worker claimed it."""
+
+    id: int
+    platform: str
+    sync_id: int | None
+    attempts: int
+
+
+class Kind:
+    name: ClassVar[str]
+    # A call to the row's platform: it takes a turn at the platform's send gate first.
+    paced: ClassVar[bool] = True
+    # Long work (an import): run beside the batch, so the DMs behind it are not held up.
+    background: ClassVar[bool] = False
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        raise NotImplementedError
+
+    def routing(self) -> dict[str, Any]:
+        return {}
+
+    def sealed(self) -> dict[str, Any] | None:
+        return None
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        raise NotImplementedError
+
+    async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
+        """What follows a success, in the transaction that finishes the row."""
+        return None
+
+    async def failed(self, session: AsyncSession, core: Core, row: Queued, reason: str) -> None:
+        """What follows a permanent failure, in the transaction that fails the row."""
+        return None
+
+
+@dataclass(frozen=True)
+class SendDm(Kind):
+    name: ClassVar[str] = "send_dm"
+    user: DirectoryUser
+    message: Message
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        return cls(codec.load_user(data["user"]), codec.load_message(data["message"]))
+
+    def routing(self) -> dict[str, Any]:
+        return {"user": codec.dump(self.user)}
+
+    def sealed(self) -> dict[str, Any] | None:
+        return {"message": codec.dump(self.message)}
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        ref = await core.platforms[row.platform].send_dm(self.user, self.message)
+        return {"ref": codec.dump(ref)}
+
+    async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
+        from bot import lifecycle  # lifecycle queues rows itself
+
+        if row.sync_id is not None:
+            await lifecycle.remember_dm(session, row.sync_id, result["ref"])
+
+    async def failed(self, session: AsyncSession, core: Core, row: Queued, reason: str) -> None:
+        from bot import lifecycle
+        from bot.sync import Event
+
+        if row.sync_id is not None:
+            await lifecycle.fail_sync(
+                session, core, row.sync_id, Event.UNDELIVERABLE, detail=reason, notify=False
+            )
+
+
+@dataclass(frozen=True)
+class UpdateDm(Kind):
+    name: ClassVar[str] = "update_dm"
+    ref: MessageRef
+    message: Message
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        return cls(codec.load_ref(data["ref"]), codec.load_message(data["message"]))
+
+    def routing(self) -> dict[str, Any]:
+        return {"ref": codec.dump(self.ref)}
+
+    def sealed(self) -> dict[str, Any] | None:
+        return {"message": codec.dump(self.message)}
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        await core.platforms[row.platform].update_message(self.ref, self.message)
+        return {}
+
+
+@dataclass(frozen=True)
+class Reply(Kind):
+    name: ClassVar[str] = "reply"
+    target: ReplyTarget
+    message: Message
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        return cls(codec.load_target(data["target"]), codec.load_message(data["message"]))
+
+    def routing(self) -> dict[str, Any]:
+        return {"platform": self.target.platform}
+
+    def sealed(self) -> dict[str, Any] | None:
+        return {"target": codec.dump(self.target), "message": codec.dump(self.message)}
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        await core.platforms[row.platform].reply(self.target, self.message)
+        return {}
+
+
+def grant_data(grant: TokenGrant) -> dict[str, Any]:
+    """A grant as it is kept encrypted (the form `Grants` stores and revocations carry)."""
+    return {
+        "user_id": grant.identity.user_id,
+        "email": grant.identity.email,
+        "access_token": grant.access_token,
+        "refresh_token": grant.refresh_token,
+        "scope": grant.scope,
+    }
+
+
+def _grant(data: dict[str, Any]) -> TokenGrant:
+    if "access_token" not in data:
+        raise PermanentFailure("outbox", "revoke row without tokens")
+    return TokenGrant(
+        identity=Identity(PlatformUserId(data["user_id"]), data.get("email")),
+        access_token=data["access_token"],
+        refresh_token=data.get("refresh_token"),
+        scope=data.get("scope", ""),
+    )
+
+
+@dataclass(frozen=True)
+class Revoke(Kind):
+    """Give back the tokens of a grant that was removed (unsync, reset)."""
+
+    name: ClassVar[str] = "revoke"
+    person_id: int | None
+    grant: dict[str, Any]
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        return cls(data.get("person_id"), {k: v for k, v in data.items() if k != "person_id"})
+
+    def routing(self) -> dict[str, Any]:
+        return {"person_id": self.person_id}
+
+    def sealed(self) -> dict[str, Any] | None:
+        return self.grant
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        return {"outcome": await core.platforms[row.platform].revoke(_grant(self.grant))}
+
+    async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
+        Audit(session).add(
+            core.clock.now(), "system", "grant.revoked", self.person_id, outcome=result["outcome"]
+        )
+
+
+@dataclass(frozen=True)
+class RevokeSignIn(Kind):
+    """Give back a Hub sign-in's token: signing in needs the identity only."""
+
+    name: ClassVar[str] = "revoke_sign_in"
+    grant: dict[str, Any]
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        return cls(dict(data))
+
+    def sealed(self) -> dict[str, Any] | None:
+        return self.grant
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        return {"outcome": await core.platforms[row.platform].revoke(_grant(self.grant))}
+
+
+@dataclass(frozen=True)
+class ImportAndReport(Kind):
+    """An import asked for in chat: import each platform, then answer where it was asked."""
+
+    name: ClassVar[str] = "import"
+    paced: ClassVar[bool] = False  # pages are paced by the directory's own gate
+    background: ClassVar[bool] = True
+    platforms: tuple[str, ...]
+    actor: str
+    target: ReplyTarget
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        return cls(tuple(data["platforms"]), data["actor"], codec.load_target(data["target"]))
+
+    def routing(self) -> dict[str, Any]:
+        return {"platforms": list(self.platforms), "actor": self.actor}
+
+    def sealed(self) -> dict[str, Any] | None:
+        return {"target": codec.dump(self.target)}
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        from bot import outbox
+
+        lines = [await _import_one(core, platform, self.actor) for platform in self.platforms]
+        async with core.transaction() as session:
+            await outbox.reply(
+                session,
+                core,
+                self.target,
+                Message(text=" ".join(lines), title="Import finished", lines=tuple(lines)),
+                key=f"outbox:{row.id}:report",  # a rerun after a crash answers once
+            )
+        return {}
+
+
+async def _import_one(core: Core, platform: str, actor: str) -> str:
+    from bot.directory import ImportFailed, import_platform
+
+    try:
+        return (await import_platform(core, platform, actor)).sentence(core.label(platform))
+    except ImportFailed as exc:  # already logged and recorded, in one sentence
+        return exc.sentence
+    except Exception as exc:
+        ref = new_token()[:8]
+        log.exception("import of %s failed (ref: %s)", platform, ref)
+        return f"Importing {core.label(platform)} failed: {exc} (ref: {ref})."
+
+
+@dataclass(frozen=True)
+class RunImport(Kind):
+    """An import whose guard the Hub already took (so a second one was refused at once)."""
+
+    name: ClassVar[str] = "import_run"
+    paced: ClassVar[bool] = False
+    background: ClassVar[bool] = True
+    run_id: str
+    actor: str
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        return cls(data["run_id"], data["actor"])
+
+    def routing(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "actor": self.actor}
+
+    async def run(self, core: Core, row: Queued) -> Result:
+        from bot.directory import ImportFailed, ImportTicket, run_import
+
+        # run_import records every outcome, failure included, on the row the Hub polls.
+        with contextlib.suppress(ImportFailed):
+            await run_import(core, ImportTicket(row.platform, self.run_id, self.actor))
+        return {}
+
+
+KINDS: dict[str, type[Kind]] = {
+    kind.name: kind
+    for kind in (SendDm, UpdateDm, Reply, Revoke, RevokeSignIn, ImportAndReport, RunImport)
+}
