@@ -153,7 +153,8 @@ class Pace:
         return sorted([*marks, mark])[-self.calls :]
 
     def moved(self, marks: Sequence[float], mark: float, to: float) -> list[float]:
-        """The marks with the call counted at `mark` counted at `to` instead (its answer came)."""
+        """The marks with the call counted at `mark` counted at `to` instead (its answer came);
+        counted at `to` even if later calls pushed `mark` out: it did reach the platform."""
         rest = list(marks)
         if mark in rest:
             rest.remove(mark)

@@ -50,8 +50,6 @@ class DatabaseRateGate:
     async def answered(self, key: str, pace: Pace, mark: float) -> None:
         while True:
             state = await self._state(key)
-            if mark not in state.marks:  # already pushed out of the window by later calls
-                return
             if await self._swap(key, state, pace.moved(state.marks, mark, self._clock())):
                 return
 
