@@ -219,7 +219,7 @@ async def test_unknown_kinds_and_foreign_keys_fail_at_once(core: Core, fake: Fak
 async def test_every_kind_runs_through_the_table(core: Core, fake: FakePlatform) -> None:
     ref = MessageRef(FAKE, "D1", "m1")
     target = ReplyTarget(FAKE, {"url": "https://example.test/r"})
-    grant = TokenGrant(Identity(PlatformUserId("U1"), None), "tok-1", None, "")
+    grant = TokenGrant(Identity(PlatformUserId("U1"), None), "tok-1")
     async with core.transaction() as session:
         await outbox.update_dm(session, core, ref, Message(text="edited"), key="u")
         await outbox.reply(session, core, target, Message(text="answer"), key="r")

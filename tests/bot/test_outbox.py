@@ -73,7 +73,7 @@ async def test_a_dm_keeps_its_text_sealed_and_reads_back_as_itself(core: Core) -
             s,
             c,
             FAKE,
-            TokenGrant(Identity(PlatformUserId("U1"), "b@x.test"), "tok", "r", "s"),
+            TokenGrant(Identity(PlatformUserId("U1"), "b@x.test"), "tok", "r", scope="s"),
             key="k",
         ),
         lambda s, c: outbox.import_and_report(s, c, ["fake"], "slack:U0ADA", TARGET, key="k"),

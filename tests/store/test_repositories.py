@@ -57,7 +57,7 @@ async def seed(sessions: Sessions) -> dict[str, int]:
     """Ada on Slack and Zoom, Bob on Slack, a Slack bot."""
 
     async def work(session: AsyncSession) -> dict[str, int]:
-        people = [
+        people: list[dict[str, Any]] = [
             {"match_key": "ada@acme.test", "email": "ada@acme.test", "display_name": "Ada"},
             {"match_key": "bob@acme.test", "email": "bob@acme.test", "display_name": "Bob"},
             {"match_key": "slack:B1", "email": None, "display_name": "Deploy bot"},
