@@ -9,8 +9,11 @@ from datetime import timedelta
 
 import pytest
 
+from bot import outbox
 from bot.app import build_core
 from bot.core import Core
+from bot.delivery import LEASE as DELIVERY_LEASE
+from bot.delivery import Worker
 from bot.directory import (
     LEASE,
     ImportBusy,
@@ -21,7 +24,8 @@ from bot.directory import (
     run_import,
 )
 from store.imports import ImportRuns
-from store.repositories import Connections
+from store.models import OutboxItem
+from store.repositories import Connections, Outbox
 from tests.e2e.conftest import Harness
 
 
@@ -103,3 +107,28 @@ async def test_a_running_import_keeps_its_guard_while_it_works(
     assert len(outcomes) >= 4  # far longer than a lease in all, never taken over
     # The attempt after the last page may come once the import is done; every other was refused.
     assert all(isinstance(o, ImportBusy) for o in outcomes[:-1]), outcomes
+
+
+async def test_an_import_whose_process_died_is_finished_by_another(
+    harness: Harness, other: Core
+) -> None:
+    """The Hub's import is an outbox row: a process that claimed it and died leaves it to the
+    next claim once the lease ends, and the other process runs it on the same guard."""
+    h = harness
+    ticket = await begin_import(h.core, "slack", "hub:ada")
+    async with h.core.transaction() as session:
+        await outbox.run_import(session, h.core, "slack", ticket.run_id, "hub:ada")
+    now = h.clock.now()
+    async with h.core.transaction() as session:  # claimed by a worker that then died
+        (row,) = await Outbox(session).claim(now, now + DELIVERY_LEASE, "dead", 10, ["slack"])
+    await Worker(other).drain()
+    async with other.sessions() as session:
+        run = await ImportRuns(session).get("slack")
+    assert run is not None and run.state == "running"  # the dead worker's lease still holds
+    h.clock.advance(DELIVERY_LEASE + timedelta(seconds=1))
+    await Worker(other).drain()
+    async with other.sessions() as session:
+        run = await ImportRuns(session).get("slack")
+        done = await session.get(OutboxItem, row.id)
+    assert run is not None and (run.run_id, run.state, run.seen) == (ticket.run_id, "done", 11)
+    assert done is not None and done.state == "done"
