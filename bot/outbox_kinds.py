@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, override
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,12 +71,11 @@ class Kind:
         raise NotImplementedError
 
     async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
-        """What follows a success, in the transaction that finishes the row."""
-        return None
+        """What follows a success, in the transaction that finishes the row (none by default)."""
 
     async def failed(self, session: AsyncSession, core: Core, row: Queued, reason: str) -> None:
-        """What follows a permanent failure, in the transaction that fails the row."""
-        return None
+        """What follows a permanent failure, in the transaction that fails the row (by default,
+        nothing beyond the audit entry the worker writes)."""
 
 
 @dataclass(frozen=True)
@@ -89,22 +88,27 @@ class SendDm(Kind):
     def load(cls, data: dict[str, Any]) -> Self:
         return cls(codec.load_user(data["user"]), codec.load_message(data["message"]))
 
+    @override
     def routing(self) -> dict[str, Any]:
         return {"user": codec.dump(self.user)}
 
+    @override
     def sealed(self) -> dict[str, Any] | None:
         return {"message": codec.dump(self.message)}
 
+    @override
     async def run(self, core: Core, row: Queued) -> Result:
         ref = await core.platforms[row.platform].send_dm(self.user, self.message)
         return {"ref": codec.dump(ref)}
 
+    @override
     async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
         from bot import lifecycle  # lifecycle queues rows itself
 
         if row.sync_id is not None:
             await lifecycle.remember_dm(session, row.sync_id, result["ref"])
 
+    @override
     async def failed(self, session: AsyncSession, core: Core, row: Queued, reason: str) -> None:
         from bot import lifecycle
         from bot.sync import Event
@@ -125,12 +129,15 @@ class UpdateDm(Kind):
     def load(cls, data: dict[str, Any]) -> Self:
         return cls(codec.load_ref(data["ref"]), codec.load_message(data["message"]))
 
+    @override
     def routing(self) -> dict[str, Any]:
         return {"ref": codec.dump(self.ref)}
 
+    @override
     def sealed(self) -> dict[str, Any] | None:
         return {"message": codec.dump(self.message)}
 
+    @override
     async def run(self, core: Core, row: Queued) -> Result:
         await core.platforms[row.platform].update_message(self.ref, self.message)
         return {}
@@ -146,12 +153,15 @@ class Reply(Kind):
     def load(cls, data: dict[str, Any]) -> Self:
         return cls(codec.load_target(data["target"]), codec.load_message(data["message"]))
 
+    @override
     def routing(self) -> dict[str, Any]:
         return {"platform": self.target.platform}
 
+    @override
     def sealed(self) -> dict[str, Any] | None:
         return {"target": codec.dump(self.target), "message": codec.dump(self.message)}
 
+    @override
     async def run(self, core: Core, row: Queued) -> Result:
         await core.platforms[row.platform].reply(self.target, self.message)
         return {}
@@ -191,15 +201,19 @@ class Revoke(Kind):
     def load(cls, data: dict[str, Any]) -> Self:
         return cls(data.get("person_id"), {k: v for k, v in data.items() if k != "person_id"})
 
+    @override
     def routing(self) -> dict[str, Any]:
         return {"person_id": self.person_id}
 
+    @override
     def sealed(self) -> dict[str, Any] | None:
         return self.grant
 
+    @override
     async def run(self, core: Core, row: Queued) -> Result:
         return {"outcome": await core.platforms[row.platform].revoke(_grant(self.grant))}
 
+    @override
     async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
         Audit(session).add(
             core.clock.now(), "system", "grant.revoked", self.person_id, outcome=result["outcome"]
@@ -217,9 +231,11 @@ class RevokeSignIn(Kind):
     def load(cls, data: dict[str, Any]) -> Self:
         return cls(dict(data))
 
+    @override
     def sealed(self) -> dict[str, Any] | None:
         return self.grant
 
+    @override
     async def run(self, core: Core, row: Queued) -> Result:
         return {"outcome": await core.platforms[row.platform].revoke(_grant(self.grant))}
 
@@ -239,12 +255,15 @@ class ImportAndReport(Kind):
     def load(cls, data: dict[str, Any]) -> Self:
         return cls(tuple(data["platforms"]), data["actor"], codec.load_target(data["target"]))
 
+    @override
     def routing(self) -> dict[str, Any]:
         return {"platforms": list(self.platforms), "actor": self.actor}
 
+    @override
     def sealed(self) -> dict[str, Any] | None:
         return {"target": codec.dump(self.target)}
 
+    @override
     async def run(self, core: Core, row: Queued) -> Result:
         from bot import outbox
 
@@ -287,9 +306,11 @@ class RunImport(Kind):
     def load(cls, data: dict[str, Any]) -> Self:
         return cls(data["run_id"], data["actor"])
 
+    @override
     def routing(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "actor": self.actor}
 
+    @override
     async def run(self, core: Core, row: Queued) -> Result:
         from bot.directory import ImportFailed, ImportTicket, run_import
 
