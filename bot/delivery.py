@@ -227,5 +227,7 @@ class Worker:
                     with contextlib.suppress(TimeoutError):  # idle: look for due rows again
                         await asyncio.wait_for(self.core.outbox_ready.wait(), timeout=idle)
         finally:  # stopping: a long row left unfinished is taken over once its lease ends
-            for task in list(self._running):
+            running = list(self._running)
+            for task in running:
                 task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)

@@ -8,20 +8,23 @@ processes) share one send pace and one pause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import ClassVar, Self, cast, override
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import delivery, outbox
+from bot import delivery, outbox, outbox_kinds
 from bot.clock import ManualClock
 from bot.core import Core
 from bot.crypto import Vault
 from bot.delivery import Worker, send_key
+from bot.outbox_kinds import Kind, Queued, Result
 from bot.platform import ChatPlatform
 from bot.settings import Settings
 from bot.types import (
@@ -277,3 +280,46 @@ async def test_two_workers_share_one_send_pace(
     per = delivery.SEND_BURST / fake.rate_per_second
     busiest = max(sum(1 for t in sent if s <= t < s + per - 0.02) for s in sent)
     assert busiest <= delivery.SEND_BURST
+
+
+@dataclass(frozen=True)
+class Forever(Kind):
+    """A long row (as an import is) that only ends when cancelled."""
+
+    name: ClassVar[str] = "forever"
+    paced: ClassVar[bool] = False
+    background: ClassVar[bool] = True
+    started: ClassVar[asyncio.Event]
+
+    @classmethod
+    def load(cls, data: dict[str, object]) -> Self:
+        return cls()
+
+    @override
+    async def run(self, core: Core, row: Queued) -> Result:
+        Forever.started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable: cancelled while it waits")
+
+
+async def test_forever_runs_what_is_queued_and_stops_its_long_rows_when_stopped(
+    core: Core, fake: FakePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(outbox_kinds.KINDS, Forever.name, Forever)
+    Forever.started = asyncio.Event()
+    worker = Worker(core)
+    loop = asyncio.create_task(worker.forever(idle=30.0))
+    async with core.transaction() as session:
+        await outbox.queue(session, core, FAKE, Forever(), key="long")
+    await asyncio.wait_for(Forever.started.wait(), 5)
+    await dm(core)  # woken at once, although idle is 30 s, and not held up by the long row
+    for _ in range(200):
+        if fake.sent:
+            break
+        await asyncio.sleep(0.01)
+    assert [text for _, text in fake.sent] == ["hello"]
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+    long_row = next(r for r in await rows(core) if r.kind == "forever")
+    assert long_row.state == "pending"  # left for the next claim once its lease ends
