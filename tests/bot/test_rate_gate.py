@@ -11,14 +11,22 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.paging import LocalRateGate
-from bot.platform import Pace
+from adapters.paging import Gated, LocalRateGate
+from bot.clock import ManualClock
+from bot.core import Core
+from bot.crypto import Vault
+from bot.platform import ChatPlatform, Pace
 from bot.rate_gate import DatabaseRateGate
+from bot.settings import Settings
+from bot.types import Platform
 from store.db import make_engine, make_sessionmaker
+from store.rate_gates import RateGates
 
 PACE = Pace(4, 0.4)
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -135,3 +143,36 @@ def test_pace_counts_the_latest_calls_only() -> None:
     assert pace.moved([1.0, 3.0], 2.0, 9.0) == [1.0, 3.0, 9.0]  # pushed out meanwhile
     with pytest.raises(ValueError, match="positive period"):
         Pace(2, 0.0)
+
+
+class Paged(Gated):
+    """An adapter that pages a directory, as the four platform adapters do."""
+
+    name = Platform("paged")
+    directory_pace = Pace(2, 60.0)
+
+
+async def test_the_core_hands_its_gate_to_the_adapters(db_engine: AsyncEngine) -> None:
+    alone = Paged()
+    pacer = alone.directory_pacer()  # no core: an in-process window
+    await pacer.take()
+    await pacer.release()
+    adapter = Paged()
+    key = Fernet.generate_key().decode()
+    env = {"MIO_SECRET_KEY": key, "MIO_DATABASE_URL": "sqlite+aiosqlite:///unused.db"}
+    sessions = make_sessionmaker(db_engine)
+    Core(
+        settings=Settings.from_env(env),
+        sessions=sessions,
+        platforms={adapter.name: cast(ChatPlatform, adapter)},
+        vault=Vault(key),
+        clock=ManualClock(NOW),
+    )
+    async with sessions() as session:
+        assert await RateGates(session).get("paged:directory") is None  # the alone one's
+    pacer = adapter.directory_pacer()
+    await pacer.take()
+    await pacer.release()
+    async with sessions() as session:
+        state = await RateGates(session).get("paged:directory")
+    assert state is not None and len(state.marks) == 1

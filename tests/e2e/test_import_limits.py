@@ -21,6 +21,7 @@ from sandbox.slack import SlackSandbox
 from sandbox.teams import TeamsSandbox
 from sandbox.webex import WebexSandbox
 from sandbox.zoom import ZoomSandbox
+from store.rate_gates import RateGates
 from store.repositories import Directory
 from tests.e2e.conftest import Harness
 
@@ -117,3 +118,23 @@ async def test_slack_import_paces_itself_to_the_tier_instead_of_being_refused(
     adapter.directory_pace = Pace(3, 1.0)
     assert (await import_platform(h.core, "slack", "test")).seen == everyone.seen
     assert paced.refused == 0
+
+
+async def test_directory_pages_take_their_turns_from_the_shared_gate(harness: Harness) -> None:
+    """The app hands its database gate to every adapter, so another process paging the same
+    directory counts against the same window."""
+    h = harness
+    h.slack.max_page_size = PAGE
+    adapter = h.core.platforms["slack"]
+    assert isinstance(adapter, SlackPlatform)
+    adapter.directory_pace = Pace(50, 60.0)
+    h.slack.calls.clear()
+    async with h.core.sessions() as session:
+        before = await RateGates(session).get("slack:directory")
+    result = await import_platform(h.core, "slack", "test")
+    async with h.core.sessions() as session:
+        after = await RateGates(session).get("slack:directory")
+    assert after is not None
+    pages = len(h.slack.calls_to("users.list"))
+    assert pages >= result.seen // PAGE > 1
+    assert len(after.marks) - len(before.marks if before else []) == pages
