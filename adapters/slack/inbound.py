@@ -27,8 +27,8 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import LINK_ACTION_PREFIX, fallback_text, render_blocks
 from adapters.slack.errors import SLACK, slack_call
+from adapters.slack.render import LINK_ACTION_PREFIX, fallback_text, render_blocks
 from bot.platform import EventHandler
 from bot.types import (
     ButtonPress,

@@ -10,10 +10,7 @@ Every SDK call runs in a worker thread (`errors.call`), since the SDK is synchro
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
-import re
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -55,16 +52,6 @@ log = logging.getLogger(__name__)
 
 USER_SCOPES = ("spark:people_read",)
 REQUIRED_ENV = ("WEBEX_WEBHOOK_SECRET", "WEBEX_CLIENT_ID", "WEBEX_CLIENT_SECRET")
-_MENTION = re.compile(r"^@?<@personId:([A-Za-z0-9_=-]+)(?:\|[^>]*)?>$")
-
-
-def _is_person_id(token: str) -> bool:
-    """Webex ids are base64 of `ciscospark://<cluster>/PEOPLE/<uuid>`."""
-    try:
-        decoded = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_").decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return False
-    return decoded.startswith("ciscospark://") and "/PEOPLE/" in decoded
 
 
 class WebexPlatform:
@@ -172,15 +159,8 @@ class WebexPlatform:
             log.exception("webex: answer to %s crashed", target.data)
 
     def parse_mention(self, token: str) -> PlatformUserId | None:
-        """A `<@personId:…|name>` mention (Webex markdown) or a bare Webex person id.
-
-        Mentions reach the bot as plain names in the message text, so names and emails are left
-        to the core's directory lookup.
-        """
-        token = token.strip()
-        if match := _MENTION.match(token):
-            return PlatformUserId(match.group(1))
-        return PlatformUserId(token) if _is_person_id(token) else None
+        """A `<@personId:…|name>` mention or a bare person id (`directory.mentioned`)."""
+        return directory.mentioned(token)
 
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
@@ -400,29 +380,13 @@ class WebexPlatform:
         organisation, the admin's directory grant included. When the person is the admin who
         granted directory access, Webex may hold both grants as one authorization, so it stays.
         """
-        person_id = grant.identity.user_id
         if not self._admin.connected:
             raise PermanentFailure(
                 PLATFORM, f"revoking on Webex needs the admin grant: {CONNECT_HINT}"
             )
-        if person_id == self._admin.person_id:
+        if grant.identity.user_id == self._admin.person_id:
             return (
                 "Webex authorization kept: this person also granted Mio's directory access "
                 "through the same integration; Mio's copy of their tokens is deleted"
             )
-        found = await self._as_admin(
-            lambda _api, rest: rest.get("authorizations", params={"personId": person_id})
-        )
-        ours = directory.our_authorizations(found, self.client_id)
-        deleted = 0
-        for authorization_id in ours:
-            try:
-                await self._as_admin(directory.delete_authorization(authorization_id))
-            except NotFound:
-                continue  # deleting the refresh authorization also ended its access tokens
-            deleted += 1
-        if not ours:
-            return f"Webex had no authorization of this integration left to revoke for {person_id}"
-        return (
-            f"Webex authorization of this integration revoked for {person_id} ({deleted} deleted)"
-        )
+        return await directory.revoke_links(self._as_admin, grant.identity.user_id, self.client_id)

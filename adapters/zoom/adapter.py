@@ -25,6 +25,7 @@ from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
 from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
+from adapters.zoom.directory import JID_DOMAIN, PAGE_SIZE, STATUSES, directory_user, user_jid, users
 from adapters.zoom.errors import to_platform_error
 from adapters.zoom.render import render_content
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
@@ -44,9 +45,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.zoom.us/v2/"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/"
-JID_DOMAIN = "@xmpp.zoom.us"
-PAGE_SIZE = "300"
-ADMIN_ROLE_IDS = frozenset({"0", "1"})  # built-in Owner and Admin roles (§E.4)
 
 REQUIRED_ENV = (
     "ZOOM_ACCOUNT_ID",
@@ -60,11 +58,6 @@ REQUIRED_ENV = (
 _JID_MENTION = re.compile(
     r"^@?<?([A-Za-z0-9_-]+)" + re.escape(JID_DOMAIN) + r"(?:/[^\s|>]*)?(?:\|[^>]*)?>?$"
 )
-
-
-def user_jid(user_id: str) -> str:
-    """Zoom's JID for a user: the lower-cased id at xmpp.zoom.us (§I.25)."""
-    return user_id.lower() + JID_DOMAIN
 
 
 class ZoomPlatform:
@@ -216,7 +209,7 @@ class ZoomPlatform:
         has no Retry-After (§I.24), so `errors.retry_after` names the next second.
         """
         pacer = Pacer(self.directory_pace)
-        for status in ("active", "inactive"):
+        for status in STATUSES:
             page_token = ""
             while True:
                 params = {"status": status, "page_size": PAGE_SIZE}
@@ -225,9 +218,9 @@ class ZoomPlatform:
                 body = await fetch_page(self._users_page(params), pacer, self.label)
                 if not isinstance(body, dict):
                     raise to_platform_error(502, {}, {"message": "users list is not a JSON object"})
-                users = [u for u in body.get("users") or [] if isinstance(u, dict) and u.get("id")]
-                if users:
-                    yield [self._directory_user(u, active=status == "active") for u in users]
+                found = users(body, active=status == "active")
+                if found:
+                    yield found
                 page_token = str(body.get("next_page_token") or "")
                 if not page_token:
                     break
@@ -251,22 +244,7 @@ class ZoomPlatform:
         user = await patiently(fetch, attempts=LOOKUP_ATTEMPTS, longest_wait=LOOKUP_LONGEST_WAIT)
         if not isinstance(user, dict):
             return None
-        return self._directory_user(user, active=user.get("status", "active") == "active")
-
-    def _directory_user(self, user: Mapping[str, Any], *, active: bool) -> DirectoryUser:
-        user_id = str(user["id"])
-        full_name = f"{user.get('first_name') or ''} {user.get('last_name') or ''}".strip()
-        return DirectoryUser(
-            platform=self.name,
-            user_id=PlatformUserId(user_id),
-            email=user.get("email") or None,
-            display_name=user.get("display_name") or full_name or user.get("email") or user_id,
-            is_bot=False,  # chatbots are not users on Zoom
-            is_guest=False,
-            is_active=active,
-            is_admin=str(user.get("role_id", "")) in ADMIN_ROLE_IDS,
-            extra={"jid": user_jid(user_id)},
-        )
+        return directory_user(user, active=user.get("status", "active") == "active")
 
     # -- outbound messages -------------------------------------------------------------------
     async def _post(

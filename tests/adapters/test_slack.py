@@ -19,8 +19,9 @@ import pytest
 import yaml
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.slack import SlackPlatform, render_blocks
+from adapters.slack import SlackPlatform
 from adapters.slack.inbound import reparse_misread_form, strip_command
+from adapters.slack.render import render_blocks
 from bot.platform import EventHandler
 from bot.types import (
     Button,

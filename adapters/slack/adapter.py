@@ -16,9 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.env import required_when_set, setting
 from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
-from adapters.slack.blocks import fallback_text, render_blocks
+from adapters.slack.directory import PAGE_SIZE, directory_user
 from adapters.slack.errors import SLACK, slack_call
 from adapters.slack.inbound import EVENTS_PATH, SlackInbound
+from adapters.slack.render import fallback_text, render_blocks
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
 from bot.types import (
     DirectoryUser,
@@ -36,7 +37,6 @@ from bot.types import (
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 USER_SCOPES = ("users:read", "users:read.email", "im:write", "chat:write")
-PAGE_SIZE = 200  # Slack recommends no more than 200 per users.list page
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -272,27 +272,3 @@ class SlackPlatform:
                 return "Slack user token was already invalid"
             raise
         return "Slack user token revoked (auth.revoke)"
-
-
-def directory_user(member: Mapping[str, Any]) -> DirectoryUser:
-    """One users.list member; Slackbot reports `is_bot: false`, so it is special-cased (§I.19)."""
-    profile = member.get("profile") or {}
-    display_name = (
-        profile.get("real_name")
-        or member.get("real_name")
-        or profile.get("display_name")
-        or member.get("name")
-        or member["id"]
-    )
-    return DirectoryUser(
-        platform=SLACK,
-        user_id=PlatformUserId(member["id"]),
-        email=profile.get("email") or None,
-        display_name=str(display_name),
-        is_bot=bool(member.get("is_bot")) or member["id"] == "USLACKBOT",
-        is_guest=bool(member.get("is_restricted") or member.get("is_ultra_restricted")),
-        is_active=not member.get("deleted", False),
-        is_admin=bool(
-            member.get("is_admin") or member.get("is_owner") or member.get("is_primary_owner")
-        ),
-    )
