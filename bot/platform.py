@@ -72,6 +72,11 @@ class ChatPlatform(Protocol):
         """A user id from the platform's mention syntax in command text (`<@U123|bob>`)."""
         ...
 
+    def normalise_user_text(self, text: str) -> str:
+        """`text` as the person typed it, without the platform's own markup around it (Slack
+        delivers a typed email as `<mailto:bob@acme.test|bob@acme.test>`), for a name search."""
+        ...
+
     async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:
         """A new direct message from the bot to `user` (a notification, never an edit)."""
         ...

@@ -40,6 +40,7 @@ USER_SCOPES = ("users:read", "users:read.email", "im:write", "chat:write")
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_MAILTO = "<mailto:"
 # What auth.revoke answers for a token that no longer works: the goal of revoking is reached.
 _ALREADY_INVALID = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
 _REQUIRED = ("SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
@@ -161,6 +162,12 @@ class SlackPlatform:
     def parse_mention(self, token: str) -> PlatformUserId | None:
         match = _MENTION.fullmatch(token.strip())
         return PlatformUserId(match.group(1)) if match else None
+
+    def normalise_user_text(self, text: str) -> str:
+        """Slack auto-links a typed email as `<mailto:a@b.test|a@b.test>`: the address."""
+        if text.startswith(_MAILTO) and text.endswith(">"):
+            return text[len(_MAILTO) : -1].split("|")[0]
+        return text
 
     # -- messages --------------------------------------------------------------------------
     async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:

@@ -165,6 +165,10 @@ class TeamsPlatform:
         match = _OBJECT_ID.fullmatch(token.strip())
         return PlatformUserId(match.group(1).lower()) if match else None
 
+    def normalise_user_text(self, text: str) -> str:
+        """Teams' inbound parser already turns mentions into names: nothing to take off."""
+        return text
+
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
         tenant_id, name = await self._directory.organization()

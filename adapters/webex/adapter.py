@@ -162,6 +162,10 @@ class WebexPlatform:
         """A `<@personId:…|name>` mention or a bare person id (`directory.mentioned`)."""
         return directory.mentioned(token)
 
+    def normalise_user_text(self, text: str) -> str:
+        """Webex delivers command text as typed (mentions as names): nothing to take off."""
+        return text
+
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
         """The bot's organisation; its name needs the admin grant, else the id stands in."""

@@ -182,6 +182,10 @@ class ZoomPlatform:
         match = _JID_MENTION.match(token.strip())
         return PlatformUserId(match.group(1)) if match else None
 
+    def normalise_user_text(self, text: str) -> str:
+        """Zoom delivers command text as typed: nothing to take off."""
+        return text
+
     async def prepare(self, public_url: str) -> list[str]:
         """Zoom's endpoint is set in the Marketplace app; check both apps' credentials."""
         account_id, _ = await self.workspace()

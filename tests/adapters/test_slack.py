@@ -388,6 +388,18 @@ def test_parse_mention(slack: SlackPlatform, token: str, expected: str | None) -
     assert slack.parse_mention(token) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("<mailto:bob@acme.test|bob@acme.test>", "bob@acme.test"),
+     ("<mailto:bob@acme.test>", "bob@acme.test"), ("bob@acme.test", "bob@acme.test"),
+     ("Bob Builder", "Bob Builder"), ("<mailto:bob@acme.test", "<mailto:bob@acme.test")],
+)  # fmt: skip
+def test_typed_email_comes_out_of_slacks_mailto_link(
+    slack: SlackPlatform, text: str, expected: str
+) -> None:
+    assert slack.normalise_user_text(text) == expected
+
+
 # -- outbound --------------------------------------------------------------------------------
 def test_render_blocks() -> None:
     blocks = render_blocks(
