@@ -15,7 +15,7 @@ import pytest
 from adapters import ADAPTERS
 from adapters.webex import WebexPlatform
 from bot.platform import ChatPlatform
-from bot.types import InboundEvent, Message, PlatformUserId, RetryLater
+from bot.types import InboundEvent, Message, Platform, PlatformUserId, RetryLater
 from sandbox.org import Org
 from tests.adapters.support import Recorder, serving
 from tests.contract.cases import ADA, BOB, CASES, PLATFORMS, SMALL_PAGE, running, small_pages
@@ -76,7 +76,7 @@ async def test_signed_deliveries_pass_and_a_wrong_secret_is_refused(
     assert events and all(e.user_id == user_id for e in events)
 
     env = {**service.env(), SECRET[platform]: "not-the-secret"}
-    impostor = ADAPTERS[platform].from_env(env)  # type: ignore[index]
+    impostor = ADAPTERS[Platform(platform)].from_env(env)
     assert impostor is not None
     await impostor.start()
     try:
