@@ -203,7 +203,9 @@ class ZoomPlatform:
         Master Account API, so the name is derived from the id.
         """
         await self._chatbot.get()
-        await self._directory.call("GET", "users", params={"status": "active", "page_size": "1"})
+        await self._directory.expect(
+            "GET", self._http.api("users"), params={"status": "active", "page_size": "1"}
+        )
         return self.account_id, f"Zoom account {self.account_id}"
 
     async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
@@ -230,12 +232,12 @@ class ZoomPlatform:
                     break
 
     def _users_page(self, params: Mapping[str, str]) -> Callable[[], Awaitable[Any]]:
-        return lambda: self._directory.call("GET", "users", params=params)
+        return lambda: self._directory.expect("GET", self._http.api("users"), params=params)
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
         """GET /users/{id} with the Server-to-Server token (the chatbot token cannot read
         users, §E.4); Zoom's 404 (code 1001, "User does not exist") means nobody by that id."""
-        url = self._http.api_url + "users/" + urllib.parse.quote(user_id, safe="")
+        url = self._http.api("users/" + urllib.parse.quote(user_id, safe=""))
 
         async def fetch() -> Any:
             status, headers, body = await self._directory.authorized("GET", url)
@@ -269,7 +271,9 @@ class ZoomPlatform:
         }
         if visible_to:
             body["visible_to_user"] = visible_to
-        answer = await self._chatbot.call("POST", "im/chat/messages", json=body, ok=(200, 201))
+        answer = await self._chatbot.expect(
+            "POST", self._http.api("im/chat/messages"), json=body, ok=(200, 201)
+        )
         if not isinstance(answer, dict) or not answer.get("message_id"):
             raise to_platform_error(502, {}, {"message": "send answered without message_id"})
         return answer
@@ -297,7 +301,7 @@ class ZoomPlatform:
             "is_markdown_support": True,
         }
         path = "im/chat/messages/" + urllib.parse.quote(ref.message_id, safe="")
-        await self._chatbot.call("PUT", path, json=body, ok=(200, 204))
+        await self._chatbot.expect("PUT", self._http.api(path), json=body, ok=(200, 204))
         return ref
 
     async def reply(self, target: ReplyTarget, message: Message) -> None:
@@ -342,7 +346,7 @@ class ZoomPlatform:
             )
         status, headers, me = await self._http.send(
             "GET",
-            self._http.api_url + "users/me",
+            self._http.api("users/me"),
             headers={"Authorization": f"Bearer {access_token}"},
             user_token=True,
         )
