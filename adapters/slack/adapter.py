@@ -11,11 +11,11 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 from slack_sdk.oauth import AuthorizeUrlGenerator
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.env import required_when_set, setting
 from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
+from adapters.slack.client import SlackClient
 from adapters.slack.directory import PAGE_SIZE, directory_user
 from adapters.slack.errors import SLACK, slack_call
 from adapters.slack.inbound import EVENTS_PATH, SlackInbound
@@ -37,7 +37,6 @@ from bot.types import (
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 USER_SCOPES = ("users:read", "users:read.email", "im:write", "chat:write")
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _MAILTO = "<mailto:"
@@ -75,8 +74,8 @@ class SlackPlatform:
         self._client_secret = client_secret
         self._api_url = api_url
         self._authorize_url = authorize_url
-        self._client = AsyncWebClient(token=bot_token, base_url=api_url)
-        self._session: aiohttp.ClientSession | None = None
+        self._http = SlackClient(bot_token, api_url)
+        self._client = self._http.web
 
     def __repr__(self) -> str:  # the tokens stay out of logs
         return f"SlackPlatform(api_url={self._api_url!r})"
@@ -96,15 +95,10 @@ class SlackPlatform:
         )
 
     async def start(self) -> None:
-        # One pooled session for every call; without it slack_sdk opens a session per call.
-        self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
-        self._client.session = self._session
+        await self._http.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-            self._client.session = None
+        await self._http.close()
 
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
         inbound = SlackInbound(
@@ -206,7 +200,7 @@ class SlackPlatform:
             blocks = render_blocks(message)
             if blocks:
                 body["blocks"] = blocks
-            await slack_call(self._post_json(str(response_url), body))
+            await self._http.respond(str(response_url), body)
             return
         channel_id = target.data.get("channel_id")
         if not channel_id:
@@ -218,18 +212,6 @@ class SlackPlatform:
                 blocks=render_blocks(message) or None,
             )
         )
-
-    async def _post_json(self, url: str, body: dict[str, Any]) -> None:
-        # response_url takes plain JSON with no auth header.
-        if self._session is not None:
-            async with self._session.post(url, json=body) as response:
-                response.raise_for_status()
-            return
-        async with (
-            aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session,
-            session.post(url, json=body) as response,
-        ):
-            response.raise_for_status()
 
     # -- user OAuth ------------------------------------------------------------------------
     def authorize_url(self, state: str, redirect_uri: str) -> str:

@@ -57,6 +57,24 @@ def to_platform_error(
     return RetryLater(SLACK, f"unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
 
 
+def from_answer(
+    status: int | None,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+    *,
+    exc: BaseException | None = None,
+    user_token: bool = False,
+) -> PlatformError:
+    """`adapters.http`'s error mapper: a plain HTTP answer (a `response_url`), or no answer.
+
+    A response_url answers outside the Web API's `{ok, error}` envelope, so only its status
+    and Retry-After count; whose token was used does not change what Slack's codes mean.
+    """
+    if status is None or isinstance(exc, (aiohttp.ClientError, TimeoutError)):
+        return RetryLater(SLACK, f"unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
+    return _classify(status, "", headers)
+
+
 async def slack_call[T](call: Awaitable[T]) -> T:
     """Await a slack_sdk or aiohttp call, raising only `PlatformError` subclasses."""
     try:
