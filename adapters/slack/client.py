@@ -12,7 +12,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.http import Http
-from adapters.slack.errors import from_answer
+from adapters.slack.errors import to_platform_error
 
 RESPONSE_OK = tuple(range(200, 300))
 
@@ -21,7 +21,7 @@ class SlackClient(Http):
     """The Web API client for the bot token, and the session under it."""
 
     def __init__(self, bot_token: str, api_url: str) -> None:
-        super().__init__("Slack", from_answer)
+        super().__init__("Slack", to_platform_error)
         self.web = AsyncWebClient(token=bot_token, base_url=api_url)
 
     async def start(self) -> None:
