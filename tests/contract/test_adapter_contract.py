@@ -129,6 +129,7 @@ async def test_a_5xx_is_retried_while_listing(env: Env) -> None:
 async def test_user_text_without_platform_markup_is_left_as_typed(env: Env) -> None:
     for typed in ("bob@acme.test", "Bob Marley"):
         assert env.adapter.normalise_user_text(typed) == typed
+        assert env.adapter.parse_mention(typed) is None  # names and emails are the core's
 
 
 # -- messages ----------------------------------------------------------------------------------
@@ -186,6 +187,8 @@ async def test_authorize_exchange_and_revoke_round_trip(env: Env) -> None:
     assert_sentence(raised.value, env.case.platform)
     sentence = await env.adapter.revoke(grant)
     assert sentence and "\n" not in sentence and any(ch.isalpha() for ch in sentence)
+    again = await env.adapter.revoke(grant)  # a retried revoke (the outbox) is no failure
+    assert again and again != sentence, "the second revoke says the link was already gone"
 
 
 async def test_a_declined_authorization_carries_no_code(env: Env) -> None:
