@@ -25,7 +25,7 @@ from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
 from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
-from adapters.zoom.directory import JID_DOMAIN, PAGE_SIZE, STATUSES, directory_user, user_jid, users
+from adapters.zoom.directory import JID_DOMAIN, PAGE_SIZE, directory_user, user_jid, users
 from adapters.zoom.errors import to_platform_error
 from adapters.zoom.render import render_content
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
@@ -215,7 +215,7 @@ class ZoomPlatform:
         has no Retry-After (§I.24), so `errors.retry_after` names the next second.
         """
         pacer = Pacer(self.directory_pace)
-        for status in STATUSES:
+        for status in ("active", "inactive"):
             page_token = ""
             while True:
                 params = {"status": status, "page_size": PAGE_SIZE}

@@ -15,7 +15,6 @@ from bot.types import DirectoryUser, PlatformUserId
 
 JID_DOMAIN = "@xmpp.zoom.us"
 PAGE_SIZE = "300"
-STATUSES = ("active", "inactive")  # the two listings, in the order the import reads them
 ADMIN_ROLE_IDS = frozenset({"0", "1"})  # built-in Owner and Admin roles (§E.4)
 
 
