@@ -24,6 +24,7 @@ from adapters.teams.client import CONNECTOR_SCOPE, GRAPH_SCOPE, AppToken, TeamsH
 from adapters.teams.connector import Connector
 from adapters.teams.directory import GraphDirectory
 from adapters.teams.errors import PLATFORM
+from adapters.teams.lookup import GraphLookup
 from adapters.teams.render import render_activity
 from adapters.teams.user_oauth import UserOAuth
 from bot.platform import EventHandler
@@ -86,6 +87,7 @@ class TeamsPlatform:
             bot=bot, graph=graph, app_id=app_id, tenant_id=tenant_id, graph_url=self._graph_url
         )
         self._directory = GraphDirectory(graph, self._graph_url)
+        self._lookup = GraphLookup(graph, self._graph_url, self._directory, self.directory_pace)
         self._oauth = UserOAuth(
             http=self._http,
             graph=graph,
@@ -176,8 +178,8 @@ class TeamsPlatform:
         return self._directory.users(Pacer(self.directory_pace))
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
-        """`GET /users/{aadObjectId}` with the app's Graph token (`GraphDirectory.user`)."""
-        return await self._directory.user(user_id, Pacer(self.directory_pace))
+        """`GET /users/{aadObjectId}` with the app's Graph token (adapters/teams/lookup.py)."""
+        return await self._lookup.user(user_id)
 
     # -- messages ----------------------------------------------------------------------------
     async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:

@@ -4,23 +4,16 @@
 default set, so every property we read is named. Users carry no admin flag: admins are the
 members of the activated directory roles that administer Teams (found by role template id, which
 is the same in every tenant). Bots are service principals and never appear in `/users`.
-
-One user by object id (`user`, for a caller Mio never imported, §E.2) uses the same `$select`
-and the same admin rule as the walk; a deleted user leaves `/users`, so Graph's 404 means
-"nobody by that id".
 """
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from adapters.paging import Pacer, fetch_page
-from adapters.retry import patiently
 from adapters.teams.client import AppToken
 from adapters.teams.errors import PLATFORM, to_platform_error
-from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT
 from bot.types import DirectoryUser, PlatformUserId
 
 USER_FIELDS = "id,displayName,mail,userPrincipalName,accountEnabled,userType"
@@ -119,23 +112,3 @@ class GraphDirectory:
             users = [directory_user(u, admins) for u in page if u.get("id")]
             if users:
                 yield users
-
-    async def user(self, user_id: PlatformUserId, pacer: Pacer) -> DirectoryUser | None:
-        """`GET /users/{aadObjectId}`, with short 429s waited out; then the admin-role walk,
-        which pages like the import does (and waits out 429s the same way)."""
-        url = self._url + "users/" + urllib.parse.quote(user_id, safe="")
-
-        async def fetch() -> object:
-            status, headers, body = await self._graph.authorized(
-                "GET", url, params={"$select": USER_FIELDS}
-            )
-            if status == 404:
-                return None
-            if status != 200 or not isinstance(body, dict) or not body.get("id"):
-                raise to_platform_error(status, headers, body)
-            return body
-
-        found = await patiently(fetch, attempts=LOOKUP_ATTEMPTS, longest_wait=LOOKUP_LONGEST_WAIT)
-        if not isinstance(found, dict):
-            return None
-        return directory_user(found, await self.admin_ids(pacer))
