@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
+from adapters.answers import LaterAnswers
 from adapters.env import required_when_set, setting
 from adapters.http import with_slash
 from adapters.paging import Pace, Pacer, fetch_page
@@ -42,7 +43,6 @@ from bot.types import (
     MessageRef,
     PermanentFailure,
     Platform,
-    PlatformError,
     PlatformUserId,
     ReplyTarget,
     TokenGrant,
@@ -88,7 +88,7 @@ class WebexPlatform:
         self._identity_lock = asyncio.Lock()
         self._admin = AdminTokens(self._refresh_admin, clock)
         self._admin_clients: tuple[str, Any, Any] | None = None  # (token, WebexAPI, RestSession)
-        self._background: set[asyncio.Task[None]] = set()
+        self._answers = LaterAnswers(self.name, self.reply)
 
     def __repr__(self) -> str:  # secrets never reach logs
         return f"WebexPlatform(api_url={self.api_url!r}, client_id={self.client_id!r})"
@@ -117,8 +117,7 @@ class WebexPlatform:
 
     async def close(self) -> None:
         """Let answers still being sent finish."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._answers.drain()
 
     # -- inbound -----------------------------------------------------------------------------
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
@@ -128,7 +127,7 @@ class WebexPlatform:
             bot=self.bot_identity,
             fetch_message=lambda message_id: call(self._bot.messages.get, message_id),
             fetch_action=lambda action_id: call(self._bot.attachment_actions.get, action_id),
-            answer_later=self._answer_later,
+            answer_later=self._answers.later,
         )
         return [web.post(EVENTS_PATH, inbound.handle)]
 
@@ -141,22 +140,6 @@ class WebexPlatform:
                 names = (display, str(me.get("nickName") or ""), display.split(" ")[0])
                 self._identity = BotIdentity(str(me["id"]), tuple(n for n in names if n))
             return self._identity
-
-    def _answer_later(self, target: ReplyTarget, message: Message) -> None:
-        task = asyncio.create_task(self._answer(target, message))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _answer(self, target: ReplyTarget, message: Message) -> None:
-        try:
-            await self.reply(target, message)
-        except PlatformError as exc:
-            # The delivery was already acked; the person sees no answer. Logged so an admin can
-            # tell why.
-            log.error("webex: could not deliver the answer to %s: %s", target.data, exc)
-        except Exception:
-            # Nothing awaits this task, so an unexpected error would otherwise vanish silently.
-            log.exception("webex: answer to %s crashed", target.data)
 
     def parse_mention(self, token: str) -> PlatformUserId | None:
         """A `<@personId:…|name>` mention or a bare person id (`directory.mentioned`)."""

@@ -8,8 +8,6 @@ which the chatbot token cannot.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 import time
 import urllib.parse
@@ -20,6 +18,7 @@ from typing import Any, ClassVar, Self
 import aiohttp
 from aiohttp import web
 
+from adapters.answers import LaterAnswers
 from adapters.env import all_or_none, setting
 from adapters.paging import Pace, Pacer, fetch_page
 from adapters.retry import patiently
@@ -35,13 +34,10 @@ from bot.types import (
     Message,
     MessageRef,
     Platform,
-    PlatformError,
     PlatformUserId,
     ReplyTarget,
     TokenGrant,
 )
-
-log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.zoom.us/v2/"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/"
@@ -105,7 +101,7 @@ class ZoomPlatform:
             {"grant_type": "account_credentials", "account_id": account_id},
             aiohttp.encode_basic_auth(s2s_client_id, s2s_client_secret),
         )
-        self._background: set[asyncio.Task[None]] = set()
+        self._answers = LaterAnswers(self.name, self.reply)
 
     def __repr__(self) -> str:  # secrets never reach logs
         return f"ZoomPlatform(account_id={self.account_id!r}, api_url={self._http.api_url!r})"
@@ -145,33 +141,15 @@ class ZoomPlatform:
 
     async def close(self) -> None:
         """Let answers still being sent finish, then close the session they use."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._answers.drain()
         await self._http.close()
 
     # -- inbound -----------------------------------------------------------------------------
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
         on_event = inbound.events_handler(
-            self.name, self._webhook_secret, handler, self._answer_later, self._clock
+            self.name, self._webhook_secret, handler, self._answers.later, self._clock
         )
         return [web.post("/zoom/events", on_event)]
-
-    def _answer_later(self, target: ReplyTarget, message: Message) -> None:
-        task = asyncio.create_task(self._answer(target, message))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _answer(self, target: ReplyTarget, message: Message) -> None:
-        try:
-            await self.reply(target, message)
-        except PlatformError as exc:
-            # The ack already went out; the person sees no answer. Logged so an admin can tell why.
-            log.error(
-                "zoom: could not deliver the answer to %s: %s", target.data.get("user_jid"), exc
-            )
-        except Exception:
-            # Nothing awaits this task, so an unexpected error would otherwise vanish silently.
-            log.exception("zoom: answer to %s crashed", target.data.get("user_jid"))
 
     def parse_mention(self, token: str) -> PlatformUserId | None:
         """Only a Zoom JID is recognisable; its local part is the user id in lower case (§I.25).
