@@ -60,7 +60,9 @@ async def resolve(session: AsyncSession, core: Core, platform: str, text: str) -
         person = await repo.person(account.person_id)
         assert person is not None
         return person
-    needle = core.platforms[platform].normalise_user_text(text.strip().lstrip("@"))
+    needle = text.strip().lstrip("@")
+    if needle.startswith("<mailto:") and needle.endswith(">"):  # Slack's auto-linked email
+        needle = needle[len("<mailto:") : -1].split("|")[0]
     found = await repo.find_people(needle)
     if not found:
         raise Ambiguous(
