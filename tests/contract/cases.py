@@ -38,18 +38,25 @@ class Case:
     platform: str
     users_path: str  # the directory listing, where import faults are injected
     send_path: str  # where a DM's message is posted
+    lookup_path: str  # one user by id (`{id}`), where look-up faults are injected
     gone_id: str  # Olga's id on this platform
     reply_data: Callable[[MessageRef], dict[str, Any]]  # a reply into the DM `ref` is in
 
 
 CASES = {
     "slack": Case(
-        "slack", "users.list", "chat.postMessage", "U0OLGA", lambda r: {"channel_id": r.channel_id}
+        "slack",
+        "users.list",
+        "chat.postMessage",
+        "users.info",
+        "U0OLGA",
+        lambda r: {"channel_id": r.channel_id},
     ),
     "zoom": Case(
         "zoom",
         "/v2/users",
         "/v2/im/chat/messages",
+        "/v2/users/{id}",
         "Zolg0000GONE",
         lambda r: {"user_jid": r.data["user_jid"], "account_id": r.data["account_id"]},
     ),
@@ -57,6 +64,7 @@ CASES = {
         "teams",
         "/v1.0/users",
         "/activities",
+        "/v1.0/users/{id}",
         "0c0c0c0c-0000-4000-8000-0000000001a0",
         lambda r: {"conversation_id": r.channel_id, "service_url": r.data["service_url"]},
     ),
@@ -64,6 +72,7 @@ CASES = {
         "webex",
         "/v1/people",
         "/v1/messages",
+        "/v1/people/{id}",
         hydra_id("PEOPLE", "olga"),
         lambda r: {"room_id": r.channel_id},
     ),

@@ -107,7 +107,21 @@ async def test_lookup_user_finds_a_known_id_and_none_for_an_unknown_one(env: Env
     assert (ada.platform, ada.user_id) == (env.case.platform, env.id_of(ADA))
     assert (ada.email or "").strip().lower() == ADA and ada.display_name == "Ada Lovelace"
     assert ada.is_active and not ada.is_bot and not ada.is_guest
+    assert ada.is_admin  # Webex shows roles to the admin grant's token only (§E.3): it is held
     assert await env.adapter.lookup_user(PlatformUserId(NOBODY[env.case.platform])) is None
+
+
+async def test_lookup_user_of_a_deactivated_account_says_so(env: Env) -> None:
+    gone = await env.person(GONE)
+    assert gone.user_id == env.id_of(GONE) and not gone.is_active
+
+
+async def test_a_429_with_retry_after_is_waited_out_in_a_lookup(env: Env) -> None:
+    path = env.case.lookup_path.format(id=env.id_of(ADA))
+    env.service.fail(path, 429, headers={"Retry-After": "1"})
+    ada = await env.person(ADA)
+    assert ada.user_id == env.id_of(ADA)
+    assert not env.service.faults.get(path), "the 429 was served"
 
 
 async def test_a_429_with_retry_after_is_waited_out_while_listing(env: Env) -> None:
