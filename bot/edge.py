@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +39,11 @@ from store.repositories import Events
 log = logging.getLogger(__name__)
 
 
-def make_handler(core: Core) -> EventHandler:
+# What runs an event inside the edge's transaction: its answer, or None for no answer.
+Route = Callable[[AsyncSession, Core, InboundEvent], Awaitable[Message | None]]
+
+
+def make_handler(core: Core, route: Route | None = None) -> EventHandler:
     """The core's `EventHandler`: one transaction per event, holding its delivery id.
 
     The processed-id row is written first, in the same transaction as whatever the event
@@ -47,7 +52,9 @@ def make_handler(core: Core) -> EventHandler:
     nothing (`/mio help`): the edge cannot know that before running the handler, and running a
     repeat first to find out would repeat what a handler does outside the database (asking the
     platform who an unknown caller is, starting an import), and answer a retried DM twice.
+    `route` runs the event (the commands and presses below unless a test gives its own).
     """
+    run_event = route or _route
 
     async def handle(event: InboundEvent) -> Outcome:
         try:
@@ -57,7 +64,7 @@ def make_handler(core: Core) -> EventHandler:
                 ):
                     log.info("repeat delivery %s ignored", event.delivery_id)
                     return Answered(None)
-                answer = await _route(session, core, event)
+                answer = await run_event(session, core, event)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("handling %s failed (ref: %s)", event.delivery_id, ref)
