@@ -76,7 +76,7 @@ def make_handler(core: Core, route: Route | None = None) -> EventHandler:
 
 def on_failure(event: InboundEvent, ref: str) -> Outcome:
     """How to answer an event whose handling failed before the commit (nothing was changed)."""
-    if isinstance(event, InboundCommand) and event.redeliverable:
+    if event.redeliverable:
         return Redeliver(ref)
     return Answered(messages.note(f"Something went wrong (ref: {ref}). Nothing was changed."))
 

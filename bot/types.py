@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Any, ClassVar, NewType
 
 Platform = NewType("Platform", str)  # "slack", "zoom", "teams", "webex": the adapter's key
 PlatformUserId = NewType("PlatformUserId", str)  # the platform's own id of one account
@@ -212,6 +212,8 @@ class ButtonPress:
     message: MessageRef | None
     reply_to: ReplyTarget
     received_at: datetime | None = None
+    # Nobody retries a press usefully: a failure is answered with a sentence (bot/edge.py).
+    redeliverable: ClassVar[bool] = False
 
 
 InboundEvent = InboundCommand | ButtonPress
