@@ -1,11 +1,13 @@
-"""The aiohttp plumbing that the Teams and Zoom clients share.
+"""The one aiohttp client every adapter's `client.py` builds on.
 
-Both adapters call their platform's REST API directly (their SDKs cannot point at a sandbox or
-refresh tokens, platform-apis.md §H.4, §I.2), so both need the same three things: one
-ClientSession per process, an exchange that turns network failures into the platform's
-`RetryLater`, and app tokens cached until shortly before they expire. What an error *means*
-differs per platform, so each client passes its own `errors.to_platform_error` in; how a token
-is fetched differs too, so each client subclasses `CachedToken`.
+Teams and Zoom call their platform's REST API directly (their SDKs cannot point at a sandbox or
+refresh tokens, platform-apis.md §H.4, §I.2) and Slack's slack_sdk runs on an aiohttp session
+it is handed, so all three need the same things: one ClientSession per process, an exchange
+that turns network failures into the platform's `RetryLater`, an answer outside the expected
+statuses mapped the same way (`expect`), and app tokens cached until shortly before they
+expire. What an error *means* differs per platform, so each client passes its own
+`errors.to_platform_error` in; how a token is fetched differs too, so each client subclasses
+`CachedToken`. (Webex runs on webexpythonsdk, which brings its own `requests` session.)
 """
 
 from __future__ import annotations
@@ -101,6 +103,32 @@ class Http:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._to_platform_error(None, exc=exc, user_token=user_token) from exc
 
+    def error(
+        self, status: int, headers: Mapping[str, str], body: Json, *, user_token: bool = False
+    ) -> PlatformError:
+        """The platform's `PlatformError` for an answer its caller cannot use."""
+        return self._to_platform_error(status, headers, body, user_token=user_token)
+
+    async def expect(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Json = None,
+        form: Mapping[str, str] | None = None,
+        user_token: bool = False,
+    ) -> Json:
+        """Like `send`, but a status outside `ok` raises the mapped PlatformError."""
+        status, answered, body = await self.send(
+            method, url, headers=headers, params=params, json=json, form=form, user_token=user_token
+        )
+        if status not in ok:
+            raise self.error(status, answered, body, user_token=user_token)
+        return body
+
 
 class CachedToken[H: Http](abc.ABC):
     """One app-level access token, cached until shortly before expiry.
@@ -166,3 +194,18 @@ class CachedToken[H: Http](abc.ABC):
                 continue
             return status, headers, body
         raise AssertionError("unreachable: the loop returns")  # pragma: no cover
+
+    async def expect(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        params: Mapping[str, str] | None = None,
+        json: Json = None,
+    ) -> Json:
+        """Like `authorized`, but a status outside `ok` raises the mapped PlatformError."""
+        status, headers, body = await self.authorized(method, url, params=params, json=json)
+        if status not in ok:
+            raise self._http.error(status, headers, body)
+        return body

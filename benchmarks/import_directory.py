@@ -21,8 +21,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from adapters.paging import Pace
-from adapters.slack.platform import SlackPlatform
-from adapters.zoom.adapter import ZoomPlatform
+from adapters.slack import SlackPlatform
+from adapters.zoom import ZoomPlatform
 from bot.app import build_core
 from bot.directory import import_platform
 from bot.settings import Settings

@@ -18,7 +18,7 @@ from bot.connect import load_admin_grants
 from bot.core import Core
 from bot.crypto import Vault
 from bot.delivery import Worker
-from bot.events import make_handler
+from bot.edge import make_handler
 from bot.logs import quiet_body_loggers
 from bot.platform import ChatPlatform
 from bot.settings import Settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,7 @@ from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.sync import Event, PressVerdict, Status, advance, check_press, describe_reason
 from bot.types import ButtonPress, Message, PlatformError, TokenGrant
-from store.models import Account, Person
+from store.models import Account, Person, Sync
 from store.repositories import Audit, Directory, Grants, Syncs
 
 log = logging.getLogger(__name__)
@@ -115,25 +116,10 @@ async def oauth_callback(
             False, "Link not valid", "This sign-in link is missing its state.", 400
         )
     now = core.clock.now()
-    async with core.transaction() as session:
-        sync = await Syncs(session).by_token(token_hash(state))
-        if (
-            sync is None
-            or sync.platform != platform
-            or sync.status != Status.PENDING
-            or sync.allowed_at is None
-        ):
-            return CallbackResult(
-                False, "Link not valid", "This sign-in link was already used or withdrawn.", 400
-            )
-        if sync.token_expires_at is not None and sync.token_expires_at <= now:
-            await lifecycle.fail_sync(session, core, sync.id, Event.EXPIRED)
-            return CallbackResult(False, "Link expired", describe_reason("expired"), 400)
-        if not await Syncs(session).claim_token(sync.id, token_hash(state)):
-            return CallbackResult(
-                False, "Link not valid", "This sign-in link was already used.", 400
-            )
-        sync_id, person_id = sync.id, sync.person_id
+    spent = await _spend_state(core, platform, state, now)
+    if isinstance(spent, CallbackResult):
+        return spent
+    sync_id, person_id = spent
     label = core.label(platform)
     if error or not code:
         async with core.transaction() as session:
@@ -159,66 +145,119 @@ async def oauth_callback(
             502,
         )
     async with core.transaction() as session:
-        person, accounts, _ = await lifecycle.load(session, person_id, lock=True)
-        sync = await Syncs(session).by_id(sync_id, lock=True)
-        if sync is None or sync.status != Status.PENDING:
+        return await _link(session, core, platform, sync_id, person_id, grant, now)
+
+
+async def _spend_state(
+    core: Core, platform: str, state: str, now: datetime
+) -> CallbackResult | tuple[int, int]:
+    """Claim the state in its own transaction, so a reload or a second tab finds it used even
+    while the first is still waiting for the platform. Returns (sync id, person id)."""
+    async with core.transaction() as session:
+        sync = await Syncs(session).by_token(token_hash(state))
+        if (
+            sync is None
+            or sync.platform != platform
+            or sync.status != Status.PENDING
+            or sync.allowed_at is None
+        ):
             return CallbackResult(
-                False, "Request withdrawn", "An admin withdrew this request meanwhile.", 409
+                False, "Link not valid", "This sign-in link was already used or withdrawn.", 400
             )
-        account = lifecycle.active_account(accounts, platform)
-        sealed = core.vault.seal(
-            {
-                "user_id": grant.identity.user_id,
-                "email": grant.identity.email,
-                "access_token": grant.access_token,
-                "refresh_token": grant.refresh_token,
-                "scope": grant.scope,
-            }
-        )
-        if not lifecycle.identity_matches(grant, person, account):
-            await outbox.revoke(
-                session,
-                core,
-                platform,
-                person.id,
-                sealed,
-                key=f"revoke:mismatch:{sync.id}:{now.timestamp()}",
-            )
-            await lifecycle.fail_sync(
-                session,
-                core,
-                sync.id,
-                Event.IDENTITY_MISMATCH,
-                detail=f"authorized as {grant.identity.user_id}",
-            )
+        if sync.token_expires_at is not None and sync.token_expires_at <= now:
+            await lifecycle.fail_sync(session, core, sync.id, Event.EXPIRED)
+            return CallbackResult(False, "Link expired", describe_reason("expired"), 400)
+        if not await Syncs(session).claim_token(sync.id, token_hash(state)):
             return CallbackResult(
-                False, f"Not linked to {label}", _not_yours(label, grant, person, account), 403
+                False, "Link not valid", "This sign-in link was already used.", 400
             )
-        await Grants(session).save(
-            {
-                "person_id": person.id,
-                "platform": platform,
-                "platform_user_id": grant.identity.user_id,
-                "tokens": sealed,
-                "expires_at": lifecycle.expires_in(now, grant),
-                "created_at": now,
-            }
+        return sync.id, sync.person_id
+
+
+async def _link(
+    session: AsyncSession,
+    core: Core,
+    platform: str,
+    sync_id: int,
+    person_id: int,
+    grant: TokenGrant,
+    now: datetime,
+) -> CallbackResult:
+    """Keep the grant only if it is the person's own account; otherwise revoke it (queued, so
+    a crash cannot lose it) and fail the sync."""
+    label = core.label(platform)
+    person, accounts, _ = await lifecycle.load(session, person_id, lock=True)
+    sync = await Syncs(session).by_id(sync_id, lock=True)
+    if sync is None or sync.status != Status.PENDING:
+        return CallbackResult(
+            False, "Request withdrawn", "An admin withdrew this request meanwhile.", 409
         )
-        sync.status = advance(Status.PENDING, Event.AUTHORIZED)
-        sync.reason, sync.updated_at, sync.next_due_at = None, now, None
-        Audit(session).add(
-            now, f"{platform}:{grant.identity.user_id}", "sync.synced", person.id, platform=platform
+    account = lifecycle.active_account(accounts, platform)
+    sealed = core.vault.seal(
+        {
+            "user_id": grant.identity.user_id,
+            "email": grant.identity.email,
+            "access_token": grant.access_token,
+            "refresh_token": grant.refresh_token,
+            "scope": grant.scope,
+        }
+    )
+    if not lifecycle.identity_matches(grant, person, account):
+        await outbox.revoke(
+            session,
+            core,
+            platform,
+            person.id,
+            sealed,
+            key=f"revoke:mismatch:{sync.id}:{now.timestamp()}",
         )
-        if sync.dm_ref:
-            await outbox.update_dm(
-                session,
-                core,
-                codec.load_ref(sync.dm_ref),
-                messages.synced(label),
-                key=f"synced:{sync.id}",
-            )
+        await lifecycle.fail_sync(
+            session,
+            core,
+            sync.id,
+            Event.IDENTITY_MISMATCH,
+            detail=f"authorized as {grant.identity.user_id}",
+        )
+        return CallbackResult(
+            False, f"Not linked to {label}", _not_yours(label, grant, person, account), 403
+        )
+    await _synced(session, core, sync, grant, sealed, now)
     return CallbackResult(
         True,
         f"Linked to {label}",
         f"You're all set, {person.display_name}. You can close this tab.",
     )
+
+
+async def _synced(
+    session: AsyncSession, core: Core, sync: Sync, grant: TokenGrant, sealed: str, now: datetime
+) -> None:
+    """Store the grant, mark the sync synced and turn the consent DM into its outcome."""
+    platform = sync.platform
+    await Grants(session).save(
+        {
+            "person_id": sync.person_id,
+            "platform": platform,
+            "platform_user_id": grant.identity.user_id,
+            "tokens": sealed,
+            "expires_at": lifecycle.expires_in(now, grant),
+            "created_at": now,
+        }
+    )
+    sync.status = advance(Status.PENDING, Event.AUTHORIZED)
+    sync.reason, sync.updated_at, sync.next_due_at = None, now, None
+    Audit(session).add(
+        now,
+        f"{platform}:{grant.identity.user_id}",
+        "sync.synced",
+        sync.person_id,
+        platform=platform,
+    )
+    if sync.dm_ref:
+        await outbox.update_dm(
+            session,
+            core,
+            codec.load_ref(sync.dm_ref),
+            messages.synced(core.label(platform)),
+            key=f"synced:{sync.id}",
+        )

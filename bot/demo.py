@@ -33,7 +33,7 @@ from sandbox.inbox import InboxPage
 from sandbox.org import load_org
 from sandbox.runner import Sandbox
 from sandbox.slack import SlackSandbox
-from sandbox.slack.service import SandboxMessage
+from sandbox.slack.payloads import SandboxMessage
 from sandbox.zoom import ZoomSandbox
 from store.db import upgrade
 
@@ -203,7 +203,9 @@ async def _tour(console: Console, app: web.Application, sandbox: Sandbox) -> Non
     async def say(text: str) -> dict[str, Any]:
         console.print(f"\n[bold cyan]Ada on Slack:[/bold cyan] /mio {text}")
         _, body = await slack.slash_command(ada, text)
-        answer = json.loads(body) if body.startswith("{") else {"text": body, "blocks": []}
+        answer: dict[str, Any] = (
+            json.loads(body) if body.startswith("{") else {"text": body, "blocks": []}
+        )
         _show(console, answer.get("blocks", []), answer.get("text", ""))
         return answer
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from bot.core import Core
 from bot.crypto import new_token
 from bot.matching import is_person, match_key, normalize_email
 from bot.sync import Event, auto_primary
-from bot.types import PlatformError, RetryLater
+from bot.types import DirectoryUser, PlatformError, RetryLater
 from store.imports import ImportRuns
 from store.repositories import Audit, Connections, Directory, Syncs
 
@@ -201,10 +201,10 @@ def _lost(core: Core, platform: str) -> ImportFailed:
 
 async def _import(core: Core, ticket: ImportTicket, counter: _Counter) -> ImportResult:
     """Page through the directory, then settle what needs all of it in one last transaction."""
-    platform, actor = ticket.platform, ticket.actor
+    platform = ticket.platform
     adapter = core.platforms[platform]
     started = core.clock.now()
-    workspace_id, workspace_name = await patient(adapter.workspace, core.label(platform))
+    workspace = await patient(adapter.workspace, core.label(platform))
     async with core.sessions() as session:
         known_before = await Directory(session).count_on(platform)
     apart = 0
@@ -214,80 +214,99 @@ async def _import(core: Core, ticket: ImportTicket, counter: _Counter) -> Import
                 platform, ticket.run_id, core.clock.now(), counter.seen + len(page)
             ):
                 raise _lost(core, platform)
-            repo = Directory(session)
-            people = [u for u in page if is_person(u)]
-            ids = (
-                await repo.upsert_people(
-                    [
-                        {
-                            "match_key": match_key(u),
-                            "email": normalize_email(u.email),
-                            "display_name": u.display_name,
-                            "created_at": started,
-                        }
-                        for u in people
-                    ]
-                )
-                if people
-                else {}
-            )
-            await repo.upsert_accounts(
-                [
-                    {
-                        "platform": platform,
-                        "platform_user_id": u.user_id,
-                        "person_id": ids.get(match_key(u)) if is_person(u) else None,
-                        "email": normalize_email(u.email),
-                        "display_name": u.display_name,
-                        "is_bot": u.is_bot,
-                        "is_guest": u.is_guest,
-                        "is_active": u.is_active,
-                        "is_admin": u.is_admin,
-                        "extra": u.extra,
-                        "seen_at": started,
-                    }
-                    for u in page
-                ]
-            )
-        apart += len(page) - len(people)
+            apart += await _store_page(Directory(session), platform, page, started)
         counter.add(len(page))
-    seen = counter.seen
     async with core.transaction() as session:
-        await Directory(session).mark_vanished(platform, started)
-        failed = await _fail_inactive(session, core, platform, actor)
-        await _auto_primaries(session, platform)
-        inactive = await Directory(session).count_inactive(platform)
-        new = await Directory(session).count_on(platform) - known_before
-        await Connections(session).save(
-            platform,
-            workspace_id=workspace_id,
-            workspace_name=workspace_name,
-            account_count=await Connections(session).count_accounts(platform),
-            last_import_at=core.clock.now(),
-            last_error=None,
+        return await _settle(
+            session, core, ticket, workspace, started, counter.seen, known_before, apart
         )
-        result = ImportResult(platform, seen, new, inactive, apart, failed)
-        Audit(session).add(
-            core.clock.now(),
-            actor,
-            "directory.imported",
-            None,
-            platform=platform,
-            seen=seen,
-            new=new,
-            inactive=inactive,
-            failed_syncs=failed,
-        )
-        done = await ImportRuns(session).finish(
-            platform,
-            ticket.run_id,
-            ok=True,
-            sentence=result.sentence(core.label(platform)),
-            seen=seen,
-            now=core.clock.now(),
-        )
-        if not done:  # another import took over: roll this one's conclusions back
-            raise _lost(core, platform)
+
+
+async def _store_page(
+    repo: Directory, platform: str, page: Sequence[DirectoryUser], started: datetime
+) -> int:
+    """Upsert one page: people by match key first, so each account can point at its person.
+    Returns how many accounts stay apart (bots, guests: no person)."""
+    people = [u for u in page if is_person(u)]
+    rows = [
+        {
+            "match_key": match_key(u),
+            "email": normalize_email(u.email),
+            "display_name": u.display_name,
+            "created_at": started,
+        }
+        for u in people
+    ]
+    ids = await repo.upsert_people(rows) if people else {}
+    await repo.upsert_accounts(
+        [
+            {
+                "platform": platform,
+                "platform_user_id": u.user_id,
+                "person_id": ids.get(match_key(u)) if is_person(u) else None,
+                "email": normalize_email(u.email),
+                "display_name": u.display_name,
+                "is_bot": u.is_bot,
+                "is_guest": u.is_guest,
+                "is_active": u.is_active,
+                "is_admin": u.is_admin,
+                "extra": u.extra,
+                "seen_at": started,
+            }
+            for u in page
+        ]
+    )
+    return len(page) - len(people)
+
+
+async def _settle(
+    session: AsyncSession,
+    core: Core,
+    ticket: ImportTicket,
+    workspace: tuple[str, str],
+    started: datetime,
+    seen: int,
+    known_before: int,
+    apart: int,
+) -> ImportResult:
+    """What needs the whole directory: vanished accounts, failed syncs, primaries, counts.
+    Raises when another import took the guard, so this one's conclusions roll back."""
+    platform, actor = ticket.platform, ticket.actor
+    await Directory(session).mark_vanished(platform, started)
+    failed = await _fail_inactive(session, core, platform, actor)
+    await _auto_primaries(session, platform)
+    inactive = await Directory(session).count_inactive(platform)
+    new = await Directory(session).count_on(platform) - known_before
+    await Connections(session).save(
+        platform,
+        workspace_id=workspace[0],
+        workspace_name=workspace[1],
+        account_count=await Connections(session).count_accounts(platform),
+        last_import_at=core.clock.now(),
+        last_error=None,
+    )
+    result = ImportResult(platform, seen, new, inactive, apart, failed)
+    Audit(session).add(
+        core.clock.now(),
+        actor,
+        "directory.imported",
+        None,
+        platform=platform,
+        seen=seen,
+        new=new,
+        inactive=inactive,
+        failed_syncs=failed,
+    )
+    done = await ImportRuns(session).finish(
+        platform,
+        ticket.run_id,
+        ok=True,
+        sentence=result.sentence(core.label(platform)),
+        seen=seen,
+        now=core.clock.now(),
+    )
+    if not done:
+        raise _lost(core, platform)
     return result
 
 

@@ -116,22 +116,7 @@ async def request(
             kind=kind,
         )
         session.add(row)
-    values: dict[str, Any] = dict(
-        status=status,
-        kind=kind,
-        reason=None,
-        primary_platform=primary,
-        requested_by=actor,
-        requested_at=now,
-        updated_at=now,
-        token_hash=None,
-        token_used=False,
-        token_expires_at=None,
-        allowed_at=None,
-        reminders_sent=0,
-        next_due_at=None,
-        dm_ref=None,
-    )
+    values = _requested(status, kind, primary, actor, now)
     token = None
     if kind is SyncKind.CONSENT:
         token = new_token()
@@ -153,20 +138,53 @@ async def request(
             f"{name} is now synced to {core.label(platform)} as a represented user "
             f"(they have no {core.label(platform)} account, so Mio represents them there)."
         )
-    target = active_account(accounts, primary)
-    assert target is not None
-    message = messages.consent_request(name, core.label(primary), core.label(platform), token)
+    await _ask_consent(session, core, row, active_account(accounts, primary), name, token)
+    return (
+        f"Asked {name} on {core.label(primary)} to allow the link to "
+        f"{core.label(platform)}. Status: 🕒 pending until they answer."
+    )
+
+
+def _requested(
+    status: Status, kind: SyncKind, primary: str, actor: str, now: datetime
+) -> dict[str, Any]:
+    """A request starts the row afresh: whatever an earlier round left (its token, reminders,
+    DM, failure reason) must not leak into this one."""
+    return dict(
+        status=status,
+        kind=kind,
+        reason=None,
+        primary_platform=primary,
+        requested_by=actor,
+        requested_at=now,
+        updated_at=now,
+        token_hash=None,
+        token_used=False,
+        token_expires_at=None,
+        allowed_at=None,
+        reminders_sent=0,
+        next_due_at=None,
+        dm_ref=None,
+    )
+
+
+async def _ask_consent(
+    session: AsyncSession, core: Core, row: Sync, target: Account | None, name: str, token: str
+) -> None:
+    """Queue the consent DM on the person's primary platform; the outbox key carries the
+    token's hash, so a new request sends a new DM rather than being taken for a retry."""
+    assert target is not None  # plan_sync requires an active account on the primary
+    assert row.token_hash is not None
+    message = messages.consent_request(
+        name, core.label(row.primary_platform), core.label(row.platform), token
+    )
     await outbox.send_dm(
         session,
         core,
         as_user(target),
         message,
-        key=f"consent:{row.id}:{values['token_hash'][:16]}",
+        key=f"consent:{row.id}:{row.token_hash[:16]}",
         sync_id=row.id,
-    )
-    return (
-        f"Asked {name} on {core.label(primary)} to allow the link to "
-        f"{core.label(platform)}. Status: 🕒 pending until they answer."
     )
 
 

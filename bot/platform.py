@@ -17,8 +17,10 @@ from bot.types import (
     InboundEvent,
     Message,
     MessageRef,
+    Outcome,
     Platform,
     PlatformUserId,
+    Redeliver,
     ReplyTarget,
     TokenGrant,
 )
@@ -28,8 +30,15 @@ from bot.types import (
 LOOKUP_ATTEMPTS = 3
 LOOKUP_LONGEST_WAIT = 5.0
 
-# The core's answer to an inbound event: a message to show at once (the ack), or None.
-EventHandler = Callable[[InboundEvent], Awaitable[Message | None]]
+# The core's inbound edge (bot/edge.py): de-duplicates, handles and commits an event, then says
+# how to answer the delivery. It never raises; the adapter acknowledges only after it returns.
+EventHandler = Callable[[InboundEvent], Awaitable[Outcome]]
+
+
+def redeliver_response(outcome: Redeliver) -> web.Response:
+    """The 5xx that makes a platform deliver a refused event again (Teams, Webex and Zoom all
+    retry on it); the body names the reference in our logs."""
+    return web.json_response({"error": f"internal error (ref: {outcome.ref})"}, status=500)
 
 
 class ChatPlatform(Protocol):
@@ -53,7 +62,8 @@ class ChatPlatform(Protocol):
     async def close(self) -> None: ...
 
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
-        """The webhook routes: verify the signature, parse, call `handler`, answer natively."""
+        """The webhook routes: verify the signature, translate the body into a neutral event,
+        call `handler` (the core's edge) and answer its `Outcome` natively."""
         ...
 
     async def workspace(self) -> tuple[str, str]:
@@ -72,6 +82,11 @@ class ChatPlatform(Protocol):
 
     def parse_mention(self, token: str) -> PlatformUserId | None:
         """A user id from the platform's mention syntax in command text (`<@U123|bob>`)."""
+        ...
+
+    def normalise_user_text(self, text: str) -> str:
+        """`text` as the person typed it, without the platform's own markup around it (Slack
+        delivers a typed email as `<mailto:bob@acme.test|bob@acme.test>`), for a name search."""
         ...
 
     async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:

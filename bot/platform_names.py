@@ -109,14 +109,17 @@ class PlatformNames:
         return f"connected: {_listing(self.connected)}"
 
 
-def platform_names(registry: Mapping[str, Describes], connected: Collection[str]) -> PlatformNames:
+def platform_names[K: str](
+    registry: Mapping[K, Describes], connected: Collection[str]
+) -> PlatformNames:
     """The words for every platform in `registry` (name → adapter class).
 
     Raises `ValueError` when one word would name two platforms: that is a mistake in the
     adapters' declarations, found by the unit tests, not something a user can cause.
     """
     # A connected platform missing from the registry (a test's own adapter) is its own name.
-    merged: dict[str, Describes] = {**{n: Declared(n) for n in connected}, **registry}
+    merged: dict[str, Describes] = {n: Declared(n) for n in connected}
+    merged.update(registry.items())
     words: dict[str, str] = {}
     for name, cls in merged.items():
         for word in (name, cls.label, *cls.aliases):
@@ -128,8 +131,8 @@ def platform_names(registry: Mapping[str, Describes], connected: Collection[str]
     return PlatformNames(labels, words, frozenset(connected), most)
 
 
-def resolve_platform(
-    text: str, registry: Mapping[str, Describes], connected: Collection[str]
+def resolve_platform[K: str](
+    text: str, registry: Mapping[K, Describes], connected: Collection[str]
 ) -> str:
     """The connected platform `text` names, in any case and by any of its common names.
 

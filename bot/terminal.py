@@ -69,7 +69,7 @@ def sentence_for(exc: BaseException) -> str:
     if isinstance(own, str) and own:
         return for_terminal(own)
     if isinstance(exc, PlatformError):
-        cls = ADAPTERS.get(exc.platform)  # type: ignore[call-overload]
+        cls = {str(name): c for name, c in ADAPTERS.items()}.get(str(exc.platform))
         label = cls.label if cls is not None else str(exc.platform).title()
         return for_terminal(f"{label}: {exc.reason}")
     if isinstance(exc, ConfigError):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Any, ClassVar, NewType
 
 Platform = NewType("Platform", str)  # "slack", "zoom", "teams", "webex": the adapter's key
 PlatformUserId = NewType("PlatformUserId", str)  # the platform's own id of one account
@@ -194,6 +194,10 @@ class InboundCommand:
     text: str  # what follows `/mio`, mentions left in the platform's syntax
     reply_to: ReplyTarget
     received_at: datetime | None = None
+    # True for a message typed to the bot, which the platform delivers again when refused with
+    # a 5xx (Slack's Events API `message`, Teams message activities, Webex `messages`, Zoom bot
+    # notifications); False for a slash command, which nobody usefully retries (bot/edge.py).
+    redeliverable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +212,36 @@ class ButtonPress:
     message: MessageRef | None
     reply_to: ReplyTarget
     received_at: datetime | None = None
+    # Nobody retries a press usefully: a failure is answered with a sentence (bot/edge.py).
+    redeliverable: ClassVar[bool] = False
 
 
 InboundEvent = InboundCommand | ButtonPress
+
+
+# -- The inbound edge's answer (bot/edge.py): what the adapter says to the platform -----------
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """Acknowledge the delivery, showing `message` when there is one.
+
+    The event was committed, or was a repeat (changing nothing), or failed where a retry by the
+    platform would not help (then `message` is the sentence with a reference).
+    """
+
+    message: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Redeliver:
+    """Nothing was committed and the platform sends this event again when refused: answer 5xx
+    (mentioning `ref`, the reference in our logs) so that it does."""
+
+    ref: str
+
+
+Outcome = Answered | Redeliver
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ async def upsert(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     if returning:
-        table = model.__table__  # type: ignore[attr-defined]
+        table = model.__table__
         result = await session.execute(stmt.returning(*(table.c[c] for c in returning)), list(rows))
         return [tuple(r) for r in result.all()]
     await session.execute(stmt, list(rows))

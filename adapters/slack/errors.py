@@ -42,19 +42,36 @@ TRANSIENT_ERRORS = frozenset(
 CREDENTIAL_RETRY_AFTER = 60.0
 
 
-def to_platform_error(
+def from_sdk_error(
     exc: SlackApiError | aiohttp.ClientError | TimeoutError,
 ) -> PlatformError:
-    """Classify a failed Slack call; the reason is Slack's error code where it sent one."""
+    """Classify a failed slack_sdk call; the reason is Slack's error code where it sent one."""
     if isinstance(exc, SlackApiError):
         response = exc.response
         status = _status(response)
         data = getattr(response, "data", None)
         code = str(data.get("error", "")) if isinstance(data, Mapping) else ""
         return _classify(status, code, getattr(response, "headers", None))
-    if isinstance(exc, aiohttp.ClientResponseError):  # a response_url POST
-        return _classify(exc.status, "", exc.headers)
     return RetryLater(SLACK, f"unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
+
+
+def to_platform_error(
+    status: int | None,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+    *,
+    exc: BaseException | None = None,
+    user_token: bool = False,
+) -> PlatformError:
+    """The error mapper `adapters.http` takes, shaped like Teams' and Zoom's: a plain HTTP
+    answer (a `response_url`), or none at all.
+
+    A response_url answers outside the Web API's `{ok, error}` envelope, so only its status
+    and Retry-After count; whose token was used does not change what Slack's codes mean.
+    """
+    if status is None or isinstance(exc, (aiohttp.ClientError, TimeoutError)):
+        return RetryLater(SLACK, f"unreachable: {type(exc).__name__}: {exc}".rstrip(": "))
+    return _classify(status, "", headers)
 
 
 async def slack_call[T](call: Awaitable[T]) -> T:
@@ -62,7 +79,7 @@ async def slack_call[T](call: Awaitable[T]) -> T:
     try:
         return await call
     except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-        raise to_platform_error(exc) from exc
+        raise from_sdk_error(exc) from exc
 
 
 def _classify(status: int, code: str, headers: Mapping[str, str] | None) -> PlatformError:

@@ -1,9 +1,11 @@
 """Slack's signed deliveries (slash command, button press, DM) → neutral events, through Bolt.
 
 Bolt verifies the signature, answers url_verification and ssl_check, and routes; this module
-only translates. The app runs with `process_before_response=True` so the core's handler has
-finished (and persisted) before Slack gets its 200: without it Bolt acks Events API deliveries
-first and runs the listener afterwards, and a crash in between would lose the DM.
+only translates. The app runs with `process_before_response=True` so the core's edge has
+committed before Slack gets its 200: without it Bolt acks Events API deliveries first and runs
+the listener afterwards, and a crash in between would lose the DM. Every listener calls `ack`
+only after the edge has returned. When the edge wants a DM again (`Redeliver`), the listener
+raises `RedeliveryWanted` before any ack: Bolt then answers 500, and Slack retries the event.
 """
 
 from __future__ import annotations
@@ -25,18 +27,21 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import LINK_ACTION_PREFIX, fallback_text, render_blocks
 from adapters.slack.errors import SLACK, slack_call
+from adapters.slack.render import LINK_ACTION_PREFIX, fallback_text, render_blocks
 from bot.platform import EventHandler
 from bot.types import (
     ButtonPress,
     InboundCommand,
     Message,
     MessageRef,
+    Outcome,
     PlatformError,
     PlatformUserId,
+    Redeliver,
     ReplyTarget,
 )
 
@@ -47,6 +52,21 @@ EVENTS_PATH = "/slack/events"
 _FORM = "application/x-www-form-urlencoded"
 
 Reply = Callable[[ReplyTarget, Message], Awaitable[None]]
+
+
+class RedeliveryWanted(Exception):
+    """Raised by a listener, before any ack, so that Bolt answers 500 and Slack redelivers."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"nothing was committed (ref: {ref}); Slack will redeliver")
+        self.ref = ref
+
+
+def answer_of(outcome: Outcome) -> Message | None:
+    """The message to acknowledge with; `RedeliveryWanted` when the delivery must be refused."""
+    if isinstance(outcome, Redeliver):
+        raise RedeliveryWanted(outcome.ref)
+    return outcome.message
 
 
 class SlackInbound:
@@ -78,6 +98,7 @@ class SlackInbound:
         self.app.action(re.compile("^mio:"))(self._on_press)
         self.app.action(re.compile(f"^{re.escape(LINK_ACTION_PREFIX)}"))(self._on_link_press)
         self.app.event("message")(self._on_message)
+        self.app.error(self._on_error)
 
     async def handle(self, request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
@@ -97,7 +118,7 @@ class SlackInbound:
             ),
             received_at=datetime.now(UTC),
         )
-        answer = await self._handler(event)
+        answer = answer_of(await self._handler(event))
         if answer is None:
             await ack()
             return
@@ -132,7 +153,7 @@ class SlackInbound:
             reply_to=ReplyTarget(SLACK, reply_to),
             received_at=datetime.now(UTC),
         )
-        answer = await self._handler(event)
+        answer = answer_of(await self._handler(event))
         await ack()
         if answer is not None:
             # An answer to one person's press is for that person only ("not for you"); the
@@ -158,10 +179,20 @@ class SlackInbound:
             text=strip_command(event.get("text", "")),
             reply_to=ReplyTarget(SLACK, {"channel_id": channel}),
             received_at=datetime.now(UTC),
+            redeliverable=True,  # an Events API delivery: Slack retries it on a 5xx
         )
-        answer = await self._handler(command)
+        answer = answer_of(await self._handler(command))
         if answer is not None:
             await self._answer_later(command.reply_to, answer)
+
+    async def _on_error(self, error: Exception) -> BoltResponse | None:
+        """Bolt's error handler: a wanted redelivery is a quiet 500 (the edge logged why);
+        anything else is logged as Bolt would, and stays Bolt's 500."""
+        if isinstance(error, RedeliveryWanted):
+            body = {"error": f"internal error (ref: {error.ref})"}
+            return BoltResponse(status=500, body=body)
+        log.error("Slack: a delivery failed: %s", error, exc_info=error)
+        return None
 
     async def _answer_later(self, target: ReplyTarget, answer: Message) -> None:
         # The event is already handled and persisted. Failing the request now would only make
@@ -230,7 +261,9 @@ def reparse_misread_form(request: AsyncBoltRequest) -> None:
 __all__ = [
     "EVENTS_PATH",
     "BotTokenAuthorize",
+    "RedeliveryWanted",
     "SlackInbound",
+    "answer_of",
     "reparse_misread_form",
     "strip_command",
 ]

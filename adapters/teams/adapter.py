@@ -8,13 +8,13 @@ JWT check, so all base URLs are settings (national clouds, and the sandbox).
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import ClassVar, Self
 
 from aiohttp import web
 
+from adapters.answers import LaterAnswers
 from adapters.env import all_or_none, setting
 from adapters.http import with_slash
 from adapters.paging import Gated, Pace
@@ -39,8 +39,6 @@ from bot.types import (
     ReplyTarget,
     TokenGrant,
 )
-
-log = logging.getLogger(__name__)
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0/"
 DEFAULT_LOGIN_URL = "https://login.microsoftonline.com/"
@@ -97,6 +95,7 @@ class TeamsPlatform(Gated):
             app_id=app_id,
             app_password=app_password,
         )
+        self._answers = LaterAnswers(self.name, self.reply)
         self._validator = TokenValidator(BotFrameworkKeys(self._http, openid_url), app_id)
 
     def __repr__(self) -> str:  # the password never reaches logs
@@ -148,22 +147,19 @@ class TeamsPlatform(Gated):
     # -- inbound -----------------------------------------------------------------------------
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
         on_activity = inbound.messages_handler(
-            self.name, self._validator, self.tenant_id, handler, self._answer
+            self.name, self._validator, self.tenant_id, handler, self._answers.send
         )
         return [web.post(inbound.MESSAGES_PATH, on_activity)]
-
-    async def _answer(self, target: ReplyTarget, message: Message) -> None:
-        """The answer to a command; the delivery is already handled, so failures are logged."""
-        try:
-            await self.reply(target, message)
-        except PlatformError as exc:
-            log.error("teams: could not answer %s: %s", target.data.get("user_id"), exc)
 
     def parse_mention(self, token: str) -> PlatformUserId | None:
         """Only a bare Entra object id names an account: Teams mentions carry no Entra id, so
         the inbound parser turns them into names the core resolves through the directory."""
         match = _OBJECT_ID.fullmatch(token.strip())
         return PlatformUserId(match.group(1).lower()) if match else None
+
+    def normalise_user_text(self, text: str) -> str:
+        """Teams' inbound parser already turns mentions into names: nothing to take off."""
+        return text
 
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.http import CachedToken, Http, Json
+from adapters.http import CachedToken, Http
 from adapters.teams.errors import to_platform_error
 
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
@@ -29,10 +29,9 @@ class TeamsHttp(Http):
 
     async def token(self, url: str, form: Mapping[str, str], *, user_token: bool) -> dict[str, Any]:
         """POST a form to the token endpoint; a non-200 answer raises the mapped PlatformError."""
-        status, headers, body = await self.send("POST", url, form=form, user_token=user_token)
-        if status != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            shown = status if status != 200 else 502  # a 200 without a token is a bad answer
-            raise to_platform_error(shown, headers, body, user_token=user_token)
+        body = await self.expect("POST", url, form=form, user_token=user_token)
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise self.error(502, {}, body, user_token=user_token)  # a 200 without a token
         return body
 
 
@@ -63,21 +62,3 @@ class AppToken(CachedToken[TeamsHttp]):
 
     async def fetch(self) -> dict[str, Any]:
         return await self._http.token(self._url, self._form, user_token=False)
-
-    # A call with this token, whatever the status; a 401 gets one fresh token and a retry.
-    call = CachedToken.authorized
-
-    async def expect(
-        self,
-        method: str,
-        url: str,
-        *,
-        ok: tuple[int, ...] = (200,),
-        params: Mapping[str, str] | None = None,
-        json: Json = None,
-    ) -> Json:
-        """Like `call`, but any status outside `ok` raises the mapped PlatformError."""
-        status, headers, body = await self.call(method, url, params=params, json=json)
-        if status not in ok:
-            raise to_platform_error(status, headers, body)
-        return body

@@ -58,7 +58,7 @@ class Connector:
             "channelData": {"tenant": {"id": self._tenant_id}},
             "tenantId": self._tenant_id,
         }
-        status, headers, answer = await self._bot.call(
+        status, headers, answer = await self._bot.authorized(
             "POST", f"{service_url}v3/conversations", json=body
         )
         return status, headers, answer
@@ -122,7 +122,7 @@ class Connector:
         """Install the app in `user_id`'s personal scope; 409 means it already is."""
         catalog_id = await self.catalog_id()
         body = {"teamsApp@odata.bind": f"{self._graph_url}appCatalogs/teamsApps/{catalog_id}"}
-        status, headers, answer = await self._graph.call(
+        status, headers, answer = await self._graph.authorized(
             "POST", f"{self._graph_url}users/{_quote(user_id)}/teamwork/installedApps", json=body
         )
         if status == 409:
@@ -158,7 +158,7 @@ class Connector:
         self, service_url: str, conversation_id: str, activity: dict[str, Any]
     ) -> tuple[int, Any, Any]:
         url = f"{service_url}v3/conversations/{_quote(conversation_id)}/activities"
-        return await self._bot.call("POST", url, json=activity)
+        return await self._bot.authorized("POST", url, json=activity)
 
     async def send(self, service_url: str, conversation_id: str, activity: dict[str, Any]) -> str:
         """A new message in a known conversation (an answer to a command); its activity id."""
@@ -176,7 +176,7 @@ class Connector:
             f"{service_url}v3/conversations/{_quote(conversation_id)}"
             f"/activities/{_quote(activity_id)}"
         )
-        status, headers, answer = await self._bot.call(
+        status, headers, answer = await self._bot.authorized(
             "PUT", url, json={**activity, "id": activity_id}
         )
         if status not in (200, 201, 202):

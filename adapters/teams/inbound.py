@@ -16,7 +16,6 @@ import html
 import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from adapters.teams.auth import (
     check_service_url,
 )
 from adapters.teams.render import CARD_CONTENT_TYPE, render_card
-from bot.platform import EventHandler
+from bot.platform import EventHandler, redeliver_response
 from bot.types import (
     ButtonPress,
     InboundCommand,
@@ -41,7 +40,9 @@ from bot.types import (
     Message,
     MessageRef,
     Platform,
+    PlatformError,
     PlatformUserId,
+    Redeliver,
     ReplyTarget,
 )
 
@@ -181,7 +182,8 @@ def parse(platform: Platform, activity: Mapping[str, Any]) -> InboundEvent | Inv
     text = command_text(activity)
     if not text:
         return None
-    return InboundCommand(platform, delivery_id, user, text, target, received_at)
+    # A message activity: the Bot Connector delivers it again when refused with a 5xx.
+    return InboundCommand(platform, delivery_id, user, text, target, received_at, True)
 
 
 def invoke_response(answer: Message | None) -> dict[str, Any]:
@@ -195,6 +197,44 @@ def invoke_response(answer: Message | None) -> dict[str, Any]:
     return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": render_card(answer)}
 
 
+async def authenticated_activity(
+    validator: TokenValidator, tenant_id: str, request: web.Request
+) -> dict[str, Any] | web.Response:
+    """The delivery's activity once its token, channel and tenant check out; else the answer.
+
+    401 for any doubt about the token, 503 when the signing keys cannot be fetched (the
+    connector retries), 400 for a body that is no activity, 403 for a channel other than
+    `msteams`, and an empty 200 for another tenant's activity (ignored, never retried).
+    """
+    try:
+        token = await validator.verify(request.headers.get("Authorization"))
+    except AuthError as exc:
+        log.warning("teams: refused delivery: %s", exc)
+        return web.json_response({"error": "Unauthorized"}, status=401)
+    except KeysUnavailable as exc:
+        log.error("teams: cannot check the delivery's token: %s", exc)
+        return web.json_response({"error": "signing keys unavailable"}, status=503)
+    try:
+        activity = json.loads(await request.read())
+    except (UnicodeDecodeError, ValueError):
+        return web.json_response({"error": "body is not JSON"}, status=400)
+    if not isinstance(activity, dict):
+        return web.json_response({"error": "body is not an activity"}, status=400)
+    try:
+        check_service_url(token.claims, _text(activity, "serviceUrl"))
+        check_channel(token, _text(activity, "channelId"))
+    except ChannelRefused as exc:
+        log.warning("teams: refused delivery: %s", exc)
+        return web.json_response({"error": "Forbidden"}, status=403)
+    except AuthError as exc:
+        log.warning("teams: refused delivery: %s", exc)
+        return web.json_response({"error": "Unauthorized"}, status=401)
+    if tenants_of(activity) != {tenant_id}:
+        log.warning("teams: ignoring an activity from tenant(s) %r", tenants_of(activity))
+        return web.json_response({})
+    return activity
+
+
 def messages_handler(
     platform: Platform,
     validator: TokenValidator,
@@ -204,37 +244,15 @@ def messages_handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for /api/messages.
 
-    The core's handler runs before we answer, so its state is persisted first; its answer to a
-    typed command is posted into the same chat before the 200, which keeps answers in order.
+    The core's edge has committed before we answer; its answer to a typed command is posted
+    into the same chat before the 200, which keeps answers in order. When the edge says
+    `Redeliver` we answer 500 and the connector delivers the activity again.
     """
 
     async def on_activity(request: web.Request) -> web.StreamResponse:
-        try:
-            token = await validator.verify(request.headers.get("Authorization"))
-        except AuthError as exc:
-            log.warning("teams: refused delivery: %s", exc)
-            return web.json_response({"error": "Unauthorized"}, status=401)
-        except KeysUnavailable as exc:
-            log.error("teams: cannot check the delivery's token: %s", exc)
-            return web.json_response({"error": "signing keys unavailable"}, status=503)
-        try:
-            activity = json.loads(await request.read())
-        except (UnicodeDecodeError, ValueError):
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(activity, dict):
-            return web.json_response({"error": "body is not an activity"}, status=400)
-        try:
-            check_service_url(token.claims, _text(activity, "serviceUrl"))
-            check_channel(token, _text(activity, "channelId"))
-        except ChannelRefused as exc:
-            log.warning("teams: refused delivery: %s", exc)
-            return web.json_response({"error": "Forbidden"}, status=403)
-        except AuthError as exc:
-            log.warning("teams: refused delivery: %s", exc)
-            return web.json_response({"error": "Unauthorized"}, status=401)
-        if tenants_of(activity) != {tenant_id}:
-            log.warning("teams: ignoring an activity from tenant(s) %r", tenants_of(activity))
-            return web.json_response({})
+        activity = await authenticated_activity(validator, tenant_id, request)
+        if isinstance(activity, web.Response):
+            return activity
         try:
             parsed = parse(platform, activity)
         except BadActivity as exc:
@@ -244,16 +262,22 @@ def messages_handler(
                 return web.json_response({"error": "invoke not supported"}, status=501)
             return web.json_response({})
         event = parsed.press if isinstance(parsed, Invoke) else parsed
-        try:
-            answer = await handler(event)
-        except Exception:
-            ref = uuid.uuid4().hex[:12]
-            log.exception("teams: handler failed on %s (ref: %s)", event.delivery_id, ref)
-            return web.json_response({"error": f"internal error (ref: {ref})"}, status=500)
+        outcome = await handler(event)
+        if isinstance(outcome, Redeliver):
+            return redeliver_response(outcome)
         if isinstance(parsed, Invoke):
-            return web.json_response(invoke_response(answer))
-        if answer is not None:
-            await reply(event.reply_to, answer)
+            return web.json_response(invoke_response(outcome.message))
+        if outcome.message is not None:
+            await _answer(reply, event.reply_to, outcome.message)
         return web.json_response({})
 
     return on_activity
+
+
+async def _answer(reply: Reply, target: ReplyTarget, answer: Message) -> None:
+    # The event is committed: failing the delivery now would only make the connector retry
+    # one the core de-duplicates, so a lost answer is logged, not raised.
+    try:
+        await reply(target, answer)
+    except PlatformError:
+        log.exception("teams: could not deliver the answer to %s", target.data)

@@ -32,7 +32,7 @@ class GraphLookup:
         url = self._url + "users/" + urllib.parse.quote(user_id, safe="")
 
         async def fetch() -> object:
-            status, headers, body = await self._graph.call(
+            status, headers, body = await self._graph.authorized(
                 "GET", url, params={"$select": USER_FIELDS}
             )
             if status == 404:

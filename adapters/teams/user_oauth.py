@@ -134,7 +134,7 @@ class UserOAuth:
             if found.get("consentType") != "Principal" or found.get("principalId") != user_id:
                 continue
             grant_id = urllib.parse.quote(str(found.get("id") or ""), safe="")
-            status, headers, body = await self._graph.call(
+            status, headers, body = await self._graph.authorized(
                 "DELETE", f"{self._graph_url}oauth2PermissionGrants/{grant_id}"
             )
             if status not in (200, 204, 404):  # 404: deleted meanwhile, the goal is reached

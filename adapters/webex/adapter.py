@@ -10,10 +10,7 @@ Every SDK call runs in a worker thread (`errors.call`), since the SDK is synchro
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
-import re
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -21,6 +18,7 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
+from adapters.answers import LaterAnswers
 from adapters.env import required_when_set, setting
 from adapters.http import with_slash
 from adapters.paging import Gated, Pace, fetch_page
@@ -45,7 +43,6 @@ from bot.types import (
     MessageRef,
     PermanentFailure,
     Platform,
-    PlatformError,
     PlatformUserId,
     ReplyTarget,
     TokenGrant,
@@ -55,16 +52,6 @@ log = logging.getLogger(__name__)
 
 USER_SCOPES = ("spark:people_read",)
 REQUIRED_ENV = ("WEBEX_WEBHOOK_SECRET", "WEBEX_CLIENT_ID", "WEBEX_CLIENT_SECRET")
-_MENTION = re.compile(r"^@?<@personId:([A-Za-z0-9_=-]+)(?:\|[^>]*)?>$")
-
-
-def _is_person_id(token: str) -> bool:
-    """Webex ids are base64 of `ciscospark://<cluster>/PEOPLE/<uuid>`."""
-    try:
-        decoded = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_").decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return False
-    return decoded.startswith("ciscospark://") and "/PEOPLE/" in decoded
 
 
 class WebexPlatform(Gated):
@@ -101,7 +88,7 @@ class WebexPlatform(Gated):
         self._identity_lock = asyncio.Lock()
         self._admin = AdminTokens(self._refresh_admin, clock)
         self._admin_clients: tuple[str, Any, Any] | None = None  # (token, WebexAPI, RestSession)
-        self._background: set[asyncio.Task[None]] = set()
+        self._answers = LaterAnswers(self.name, self.reply)
 
     def __repr__(self) -> str:  # secrets never reach logs
         return f"WebexPlatform(api_url={self.api_url!r}, client_id={self.client_id!r})"
@@ -130,8 +117,7 @@ class WebexPlatform(Gated):
 
     async def close(self) -> None:
         """Let answers still being sent finish."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._answers.drain()
 
     # -- inbound -----------------------------------------------------------------------------
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
@@ -141,7 +127,7 @@ class WebexPlatform(Gated):
             bot=self.bot_identity,
             fetch_message=lambda message_id: call(self._bot.messages.get, message_id),
             fetch_action=lambda action_id: call(self._bot.attachment_actions.get, action_id),
-            answer_later=self._answer_later,
+            answer_later=self._answers.later,
         )
         return [web.post(EVENTS_PATH, inbound.handle)]
 
@@ -155,32 +141,13 @@ class WebexPlatform(Gated):
                 self._identity = BotIdentity(str(me["id"]), tuple(n for n in names if n))
             return self._identity
 
-    def _answer_later(self, target: ReplyTarget, message: Message) -> None:
-        task = asyncio.create_task(self._answer(target, message))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _answer(self, target: ReplyTarget, message: Message) -> None:
-        try:
-            await self.reply(target, message)
-        except PlatformError as exc:
-            # The delivery was already acked; the person sees no answer. Logged so an admin can
-            # tell why.
-            log.error("webex: could not deliver the answer to %s: %s", target.data, exc)
-        except Exception:
-            # Nothing awaits this task, so an unexpected error would otherwise vanish silently.
-            log.exception("webex: answer to %s crashed", target.data)
-
     def parse_mention(self, token: str) -> PlatformUserId | None:
-        """A `<@personId:…|name>` mention (Webex markdown) or a bare Webex person id.
+        """A `<@personId:…|name>` mention or a bare person id (`directory.mentioned`)."""
+        return directory.mentioned(token)
 
-        Mentions reach the bot as plain names in the message text, so names and emails are left
-        to the core's directory lookup.
-        """
-        token = token.strip()
-        if match := _MENTION.match(token):
-            return PlatformUserId(match.group(1))
-        return PlatformUserId(token) if _is_person_id(token) else None
+    def normalise_user_text(self, text: str) -> str:
+        """Webex delivers command text as typed (mentions as names): nothing to take off."""
+        return text
 
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
@@ -400,29 +367,13 @@ class WebexPlatform(Gated):
         organisation, the admin's directory grant included. When the person is the admin who
         granted directory access, Webex may hold both grants as one authorization, so it stays.
         """
-        person_id = grant.identity.user_id
         if not self._admin.connected:
             raise PermanentFailure(
                 PLATFORM, f"revoking on Webex needs the admin grant: {CONNECT_HINT}"
             )
-        if person_id == self._admin.person_id:
+        if grant.identity.user_id == self._admin.person_id:
             return (
                 "Webex authorization kept: this person also granted Mio's directory access "
                 "through the same integration; Mio's copy of their tokens is deleted"
             )
-        found = await self._as_admin(
-            lambda _api, rest: rest.get("authorizations", params={"personId": person_id})
-        )
-        ours = directory.our_authorizations(found, self.client_id)
-        deleted = 0
-        for authorization_id in ours:
-            try:
-                await self._as_admin(directory.delete_authorization(authorization_id))
-            except NotFound:
-                continue  # deleting the refresh authorization also ended its access tokens
-            deleted += 1
-        if not ours:
-            return f"Webex had no authorization of this integration left to revoke for {person_id}"
-        return (
-            f"Webex authorization of this integration revoked for {person_id} ({deleted} deleted)"
-        )
+        return await directory.revoke_links(self._as_admin, grant.identity.user_id, self.client_id)

@@ -7,8 +7,11 @@ fields are booleans in the SDK but strings in Webex's OpenAPI (§B.3), so both s
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +19,35 @@ from webexpythonsdk.utils import extract_and_parse_json  # type: ignore[import-u
 
 from adapters.webex import roles
 from adapters.webex.admin import expires
-from adapters.webex.errors import PLATFORM
+from adapters.webex.errors import PLATFORM, NotFound
 from bot.types import DirectoryUser, Identity, PermanentFailure, PlatformUserId, TokenGrant
 
 PAGE_SIZE = 1000  # the largest `max` /people accepts
+_MENTION = re.compile(r"^@?<@personId:([A-Za-z0-9_=-]+)(?:\|[^>]*)?>$")
+
+# `WebexPlatform._as_admin`: run a call with the admin's token (refreshed once on a 401).
+AsAdmin = Callable[[Callable[[Any, Any], Any]], Awaitable[Any]]
+
+
+def is_person_id(token: str) -> bool:
+    """Webex ids are base64 of `ciscospark://<cluster>/PEOPLE/<uuid>`."""
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_").decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return decoded.startswith("ciscospark://") and "/PEOPLE/" in decoded
+
+
+def mentioned(token: str) -> PlatformUserId | None:
+    """A `<@personId:…|name>` mention (Webex markdown) or a bare Webex person id.
+
+    Mentions reach the bot as plain names in the message text, so names and emails are left
+    to the core's directory lookup.
+    """
+    token = token.strip()
+    if match := _MENTION.match(token):
+        return PlatformUserId(match.group(1))
+    return PlatformUserId(token) if is_person_id(token) else None
 
 
 def flag(value: Any, default: bool) -> bool:
@@ -107,3 +135,26 @@ def delete_authorization(authorization_id: str) -> Callable[[Any, Any], None]:
         rest.delete("authorizations/" + urllib.parse.quote(authorization_id, safe=""))
 
     return delete
+
+
+async def revoke_links(as_admin: AsAdmin, person_id: str, client_id: str) -> str:
+    """Delete the person's authorizations of this integration, with the admin's token.
+
+    A person's own token cannot revoke itself (§F.3). Only this client id's authorizations
+    of that one person go: DELETE /authorizations?clientId=… would sign out the whole
+    organisation, the admin's directory grant included.
+    """
+    found = await as_admin(
+        lambda _api, rest: rest.get("authorizations", params={"personId": person_id})
+    )
+    ours = our_authorizations(found, client_id)
+    deleted = 0
+    for authorization_id in ours:
+        try:
+            await as_admin(delete_authorization(authorization_id))
+        except NotFound:
+            continue  # deleting the refresh authorization also ended its access tokens
+        deleted += 1
+    if not ours:
+        return f"Webex had no authorization of this integration left to revoke for {person_id}"
+    return f"Webex authorization of this integration revoked for {person_id} ({deleted} deleted)"

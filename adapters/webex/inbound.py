@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,7 @@ from aiohttp import web
 
 from adapters.webex.errors import PLATFORM
 from adapters.webex.render import button_inputs
-from bot.platform import EventHandler
+from bot.platform import EventHandler, redeliver_response
 from bot.types import (
     DELIVERY_MEMORY,
     ButtonPress,
@@ -37,6 +36,7 @@ from bot.types import (
     MessageRef,
     PermanentFailure,
     PlatformUserId,
+    Redeliver,
     ReplyTarget,
     RetryLater,
 )
@@ -159,7 +159,8 @@ def _required(item: Mapping[str, Any], *keys: str) -> list[str]:
 
 
 class WebexInbound:
-    """The aiohttp handler for /webex/events: verify, fetch the details, hand to the core."""
+    """The aiohttp handler for /webex/events: verify, fetch the details, hand to the core's
+    edge, and answer its outcome (a 5xx when it wants the delivery again)."""
 
     def __init__(
         self,
@@ -202,14 +203,11 @@ class WebexInbound:
             return web.json_response({"status": "ignored"})
         if event is None:
             return web.json_response({"status": "ignored"})
-        try:
-            answer = await self._handler(event)
-        except Exception:
-            ref = uuid.uuid4().hex[:12]
-            log.exception("webex: handler failed on %s (ref: %s)", event.delivery_id, ref)
-            return web.json_response({"error": f"internal error (ref: {ref})"}, status=500)
-        if answer is not None:
-            self._answer_later(event.reply_to, answer)
+        outcome = await self._handler(event)
+        if isinstance(outcome, Redeliver):
+            return redeliver_response(outcome)
+        if outcome.message is not None:
+            self._answer_later(event.reply_to, outcome.message)
         return web.json_response({"status": "ok"})
 
     async def to_event(self, envelope: Envelope) -> InboundEvent | None:
@@ -246,6 +244,7 @@ class WebexInbound:
                 PLATFORM, {"room_id": room_id, "room_type": room_type, "person_id": person_id}
             ),
             received_at=datetime.now(UTC),
+            redeliverable=True,  # a message typed to the bot: refused with a 5xx on failure
         )
 
     def _press(

@@ -8,8 +8,6 @@ which the chatbot token cannot.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
 import time
 import urllib.parse
@@ -20,11 +18,13 @@ from typing import Any, ClassVar, Self
 import aiohttp
 from aiohttp import web
 
+from adapters.answers import LaterAnswers
 from adapters.env import all_or_none, setting
 from adapters.paging import Gated, Pace, fetch_page
 from adapters.retry import patiently
 from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
+from adapters.zoom.directory import JID_DOMAIN, PAGE_SIZE, directory_user, user_jid, users
 from adapters.zoom.errors import to_platform_error
 from adapters.zoom.render import render_content
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
@@ -34,19 +34,13 @@ from bot.types import (
     Message,
     MessageRef,
     Platform,
-    PlatformError,
     PlatformUserId,
     ReplyTarget,
     TokenGrant,
 )
 
-log = logging.getLogger(__name__)
-
 DEFAULT_API_URL = "https://api.zoom.us/v2/"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/"
-JID_DOMAIN = "@xmpp.zoom.us"
-PAGE_SIZE = "300"
-ADMIN_ROLE_IDS = frozenset({"0", "1"})  # built-in Owner and Admin roles (§E.4)
 
 REQUIRED_ENV = (
     "ZOOM_ACCOUNT_ID",
@@ -60,11 +54,6 @@ REQUIRED_ENV = (
 _JID_MENTION = re.compile(
     r"^@?<?([A-Za-z0-9_-]+)" + re.escape(JID_DOMAIN) + r"(?:/[^\s|>]*)?(?:\|[^>]*)?>?$"
 )
-
-
-def user_jid(user_id: str) -> str:
-    """Zoom's JID for a user: the lower-cased id at xmpp.zoom.us (§I.25)."""
-    return user_id.lower() + JID_DOMAIN
 
 
 class ZoomPlatform(Gated):
@@ -112,7 +101,7 @@ class ZoomPlatform(Gated):
             {"grant_type": "account_credentials", "account_id": account_id},
             aiohttp.encode_basic_auth(s2s_client_id, s2s_client_secret),
         )
-        self._background: set[asyncio.Task[None]] = set()
+        self._answers = LaterAnswers(self.name, self.reply)
 
     def __repr__(self) -> str:  # secrets never reach logs
         return f"ZoomPlatform(account_id={self.account_id!r}, api_url={self._http.api_url!r})"
@@ -152,33 +141,15 @@ class ZoomPlatform(Gated):
 
     async def close(self) -> None:
         """Let answers still being sent finish, then close the session they use."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._answers.drain()
         await self._http.close()
 
     # -- inbound -----------------------------------------------------------------------------
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
         on_event = inbound.events_handler(
-            self.name, self._webhook_secret, handler, self._answer_later, self._clock
+            self.name, self._webhook_secret, handler, self._answers.later, self._clock
         )
         return [web.post("/zoom/events", on_event)]
-
-    def _answer_later(self, target: ReplyTarget, message: Message) -> None:
-        task = asyncio.create_task(self._answer(target, message))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _answer(self, target: ReplyTarget, message: Message) -> None:
-        try:
-            await self.reply(target, message)
-        except PlatformError as exc:
-            # The ack already went out; the person sees no answer. Logged so an admin can tell why.
-            log.error(
-                "zoom: could not deliver the answer to %s: %s", target.data.get("user_jid"), exc
-            )
-        except Exception:
-            # Nothing awaits this task, so an unexpected error would otherwise vanish silently.
-            log.exception("zoom: answer to %s crashed", target.data.get("user_jid"))
 
     def parse_mention(self, token: str) -> PlatformUserId | None:
         """Only a Zoom JID is recognisable; its local part is the user id in lower case (§I.25).
@@ -188,6 +159,10 @@ class ZoomPlatform(Gated):
         """
         match = _JID_MENTION.match(token.strip())
         return PlatformUserId(match.group(1)) if match else None
+
+    def normalise_user_text(self, text: str) -> str:
+        """Zoom delivers command text as typed: nothing to take off."""
+        return text
 
     async def prepare(self, public_url: str) -> list[str]:
         """Zoom's endpoint is set in the Marketplace app; check both apps' credentials."""
@@ -206,7 +181,9 @@ class ZoomPlatform(Gated):
         Master Account API, so the name is derived from the id.
         """
         await self._chatbot.get()
-        await self._directory.call("GET", "users", params={"status": "active", "page_size": "1"})
+        await self._directory.expect(
+            "GET", self._http.api("users"), params={"status": "active", "page_size": "1"}
+        )
         return self.account_id, f"Zoom account {self.account_id}"
 
     async def list_users(self) -> AsyncIterator[list[DirectoryUser]]:
@@ -225,20 +202,20 @@ class ZoomPlatform(Gated):
                 body = await fetch_page(self._users_page(params), pacer, self.label)
                 if not isinstance(body, dict):
                     raise to_platform_error(502, {}, {"message": "users list is not a JSON object"})
-                users = [u for u in body.get("users") or [] if isinstance(u, dict) and u.get("id")]
-                if users:
-                    yield [self._directory_user(u, active=status == "active") for u in users]
+                found = users(body, active=status == "active")
+                if found:
+                    yield found
                 page_token = str(body.get("next_page_token") or "")
                 if not page_token:
                     break
 
     def _users_page(self, params: Mapping[str, str]) -> Callable[[], Awaitable[Any]]:
-        return lambda: self._directory.call("GET", "users", params=params)
+        return lambda: self._directory.expect("GET", self._http.api("users"), params=params)
 
     async def lookup_user(self, user_id: PlatformUserId) -> DirectoryUser | None:
         """GET /users/{id} with the Server-to-Server token (the chatbot token cannot read
         users, §E.4); Zoom's 404 (code 1001, "User does not exist") means nobody by that id."""
-        url = self._http.api_url + "users/" + urllib.parse.quote(user_id, safe="")
+        url = self._http.api("users/" + urllib.parse.quote(user_id, safe=""))
 
         async def fetch() -> Any:
             status, headers, body = await self._directory.authorized("GET", url)
@@ -251,22 +228,7 @@ class ZoomPlatform(Gated):
         user = await patiently(fetch, attempts=LOOKUP_ATTEMPTS, longest_wait=LOOKUP_LONGEST_WAIT)
         if not isinstance(user, dict):
             return None
-        return self._directory_user(user, active=user.get("status", "active") == "active")
-
-    def _directory_user(self, user: Mapping[str, Any], *, active: bool) -> DirectoryUser:
-        user_id = str(user["id"])
-        full_name = f"{user.get('first_name') or ''} {user.get('last_name') or ''}".strip()
-        return DirectoryUser(
-            platform=self.name,
-            user_id=PlatformUserId(user_id),
-            email=user.get("email") or None,
-            display_name=user.get("display_name") or full_name or user.get("email") or user_id,
-            is_bot=False,  # chatbots are not users on Zoom
-            is_guest=False,
-            is_active=active,
-            is_admin=str(user.get("role_id", "")) in ADMIN_ROLE_IDS,
-            extra={"jid": user_jid(user_id)},
-        )
+        return directory_user(user, active=user.get("status", "active") == "active")
 
     # -- outbound messages -------------------------------------------------------------------
     async def _post(
@@ -287,7 +249,9 @@ class ZoomPlatform(Gated):
         }
         if visible_to:
             body["visible_to_user"] = visible_to
-        answer = await self._chatbot.call("POST", "im/chat/messages", json=body, ok=(200, 201))
+        answer = await self._chatbot.expect(
+            "POST", self._http.api("im/chat/messages"), json=body, ok=(200, 201)
+        )
         if not isinstance(answer, dict) or not answer.get("message_id"):
             raise to_platform_error(502, {}, {"message": "send answered without message_id"})
         return answer
@@ -315,7 +279,7 @@ class ZoomPlatform(Gated):
             "is_markdown_support": True,
         }
         path = "im/chat/messages/" + urllib.parse.quote(ref.message_id, safe="")
-        await self._chatbot.call("PUT", path, json=body, ok=(200, 204))
+        await self._chatbot.expect("PUT", self._http.api(path), json=body, ok=(200, 204))
         return ref
 
     async def reply(self, target: ReplyTarget, message: Message) -> None:
@@ -360,7 +324,7 @@ class ZoomPlatform(Gated):
             )
         status, headers, me = await self._http.send(
             "GET",
-            self._http.api_url + "users/me",
+            self._http.api("users/me"),
             headers={"Authorization": f"Bearer {access_token}"},
             user_token=True,
         )

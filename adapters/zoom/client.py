@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.http import CachedToken, Http, Json, with_slash
+from adapters.http import CachedToken, Http, with_slash
 from adapters.zoom.errors import to_platform_error
 
 
@@ -36,7 +36,7 @@ class ZoomHttp(Http):
         user_token: bool = False,
     ) -> dict[str, Any]:
         """POST to `{ZOOM_OAUTH_URL}{path}`; a non-200 answer raises the mapped PlatformError."""
-        status, headers, body = await self.send(
+        body = await self.expect(
             "POST",
             self.oauth_url + path,
             headers={"Authorization": basic},
@@ -44,9 +44,13 @@ class ZoomHttp(Http):
             form=form,
             user_token=user_token,
         )
-        if status != 200 or not isinstance(body, dict):
-            raise to_platform_error(status, headers, body, user_token=user_token)
+        if not isinstance(body, dict):
+            raise self.error(200, {}, body, user_token=user_token)
         return body
+
+    def api(self, path: str) -> str:
+        """The URL of a REST path (`users`, `im/chat/messages`) under `ZOOM_API_URL`."""
+        return self.api_url + path
 
 
 class AppToken(CachedToken[ZoomHttp]):
@@ -73,20 +77,3 @@ class AppToken(CachedToken[ZoomHttp]):
         if not isinstance(token, str) or not token:
             raise to_platform_error(502, {}, {"message": "token answer without access_token"})
         return body
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Json = None,
-        ok: tuple[int, ...] = (200,),
-    ) -> Json:
-        """An API call with this token; a 401 (code 124 / 7010) gets one fresh token and a retry."""
-        status, headers, body = await self.authorized(
-            method, self._http.api_url + path, params=params, json=json
-        )
-        if status in ok:
-            return body
-        raise to_platform_error(status, headers, body)

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.zoom.render import decode_value
-from bot.platform import EventHandler
+from bot.platform import EventHandler, redeliver_response
 from bot.types import (
     ButtonPress,
     InboundCommand,
@@ -30,6 +29,7 @@ from bot.types import (
     MessageRef,
     Platform,
     PlatformUserId,
+    Redeliver,
     ReplyTarget,
 )
 
@@ -127,6 +127,7 @@ def parse(platform: Platform, raw: bytes) -> InboundEvent | UrlValidation | None
             text=cmd.strip(),
             reply_to=ReplyTarget(platform, _target(payload, to_jid, user_jid)),
             received_at=received_at,
+            redeliverable=True,  # a message typed to the bot: Zoom retries it on a 5xx
         )
     if event == "interactive_message_actions":
         user_id, user_jid, to_jid, message_id = _require(
@@ -162,8 +163,8 @@ def events_handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for /zoom/events.
 
-    The core's handler runs before we answer 200, so its state is persisted before Zoom
-    considers the delivery done; if it raises we answer 500 and Zoom redelivers later.
+    The core's edge has committed before we answer 200, so the state is persisted before Zoom
+    considers the delivery done; when it says `Redeliver` we answer 500 and Zoom retries.
     Zoom's webhook answer cannot carry a chat message, so a returned Message is handed to
     `answer_later`, which sends it as a separate chatbot message.
     """
@@ -187,14 +188,11 @@ def events_handler(
             )
         if parsed is None:
             return web.json_response({"status": "ignored"})
-        try:
-            answer = await handler(parsed)
-        except Exception:
-            ref = uuid.uuid4().hex[:12]
-            log.exception("zoom: handler failed on %s (ref: %s)", parsed.delivery_id, ref)
-            return web.json_response({"error": f"internal error (ref: {ref})"}, status=500)
-        if answer is not None:
-            answer_later(parsed.reply_to, answer)
+        outcome = await handler(parsed)
+        if isinstance(outcome, Redeliver):
+            return redeliver_response(outcome)
+        if outcome.message is not None:
+            answer_later(parsed.reply_to, outcome.message)
         return web.json_response({"status": "ok"})
 
     return on_event

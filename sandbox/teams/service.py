@@ -171,9 +171,6 @@ class TeamsSandbox(FakeService):
             raise ValueError("how is 'writes' or 'conversation'")
         self.blocked[user_id] = how
 
-    def uninstall(self, user_id: str) -> None:
-        self.installed.discard(user_id)
-
     def expire_tokens(self, kind: str | None = None) -> None:
         for token in self.tokens.values():
             if kind is None or token.kind == kind:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -226,10 +225,6 @@ class WebhookRegistry:
         """Until every background delivery has been answered."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def _matches(hook: Hook, data: dict[str, Any]) -> bool:

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.edge import on_failure
 from bot.platform import ChatPlatform, EventHandler
-from bot.types import InboundEvent, Message
+from bot.types import Answered, InboundEvent, Message, Outcome
 
 
 @dataclass
@@ -18,14 +19,14 @@ class Recorder:
     """The core's EventHandler as the adapter sees it: records events, answers `answer`."""
 
     answer: Message | None = None
-    fail: bool = False  # raise, as the core does when its database is down
+    fail: bool = False  # answer as the core's edge does when its database is down
     events: list[InboundEvent] = field(default_factory=list)
 
-    async def __call__(self, event: InboundEvent) -> Message | None:
+    async def __call__(self, event: InboundEvent) -> Outcome:
         self.events.append(event)
         if self.fail:
-            raise RuntimeError("database down")
-        return self.answer
+            return on_failure(event, "f41l")
+        return Answered(self.answer)
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from adapters.slack.blocks import fallback_text, render_blocks
+from adapters.slack.render import fallback_text, render_blocks
 from adapters.teams.render import escape as teams_escape
 from adapters.teams.render import render_card
 from adapters.webex.render import escape_card, escape_markdown, render_message

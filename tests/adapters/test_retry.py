@@ -11,10 +11,16 @@ from adapters.retry import parse_retry_after
 from adapters.slack.errors import _classify as slack_error
 from adapters.teams.errors import to_platform_error as teams_error
 from adapters.zoom.errors import to_platform_error as zoom_error
-from bot.types import PermanentFailure, RetryLater
+from bot.types import PermanentFailure, PlatformError, RetryLater
 from sandbox.limits import Window
 
 NOW = datetime(2025, 8, 22, 23, 0, tzinfo=UTC)
+
+
+def after(error: PlatformError) -> float | None:
+    """The wait a retryable error asks for (and that it is retryable at all)."""
+    assert isinstance(error, RetryLater)
+    return error.after
 
 
 @pytest.mark.parametrize(
@@ -43,17 +49,17 @@ def test_parse_retry_after_leaves_garbage_to_the_caller(value: str | None) -> No
 def test_each_adapter_keeps_its_own_default_around_the_shared_parser() -> None:
     http_date = {"Retry-After": "Fri, 22 Aug 2025 23:00:30 GMT"}
     # Slack: a date is read too now (it was `isdigit()` only); none → the caller backs off.
-    assert slack_error(429, "ratelimited", http_date).after is not None
-    assert slack_error(429, "ratelimited", {}).after is None
+    assert after(slack_error(429, "ratelimited", http_date)) is not None
+    assert after(slack_error(429, "ratelimited", {})) is None
     # Teams: a date is read; no header → 5 s for 429, 10 s for 5xx.
-    assert teams_error(429, http_date, now=NOW).after == 30.0
-    assert teams_error(429, {}, now=NOW).after == 5.0
-    assert teams_error(503, {"Retry-After": "garbage"}, now=NOW).after == 10.0
+    assert after(teams_error(429, http_date, now=NOW)) == 30.0
+    assert after(teams_error(429, {}, now=NOW)) == 5.0
+    assert after(teams_error(503, {"Retry-After": "garbage"}, now=NOW)) == 10.0
     # Zoom: a per-second 429 has no header (1 s); a daily one without a date waits to midnight.
-    assert zoom_error(429, {"X-RateLimit-Type": "QPS"}, now=NOW).after == 1.0
-    assert zoom_error(429, {"X-RateLimit-Type": "Daily-limit"}, now=NOW).after == 3600.0
-    assert zoom_error(503, {"Retry-After": "2"}, now=NOW).after == 2.0
-    assert zoom_error(503, {}, now=NOW).after == 10.0
+    assert after(zoom_error(429, {"X-RateLimit-Type": "QPS"}, now=NOW)) == 1.0
+    assert after(zoom_error(429, {"X-RateLimit-Type": "Daily-limit"}, now=NOW)) == 3600.0
+    assert after(zoom_error(503, {"Retry-After": "2"}, now=NOW)) == 2.0
+    assert after(zoom_error(503, {}, now=NOW)) == 10.0
 
 
 def test_credentials_an_admin_must_fix_are_marked_as_such() -> None:

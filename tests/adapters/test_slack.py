@@ -19,8 +19,9 @@ import pytest
 import yaml
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.slack import SlackPlatform, render_blocks
+from adapters.slack import SlackPlatform
 from adapters.slack.inbound import reparse_misread_form, strip_command
+from adapters.slack.render import render_blocks
 from bot.platform import EventHandler
 from bot.types import (
     Button,
@@ -385,6 +386,18 @@ async def test_list_users_pages_and_maps_what_slack_marks(
 )  # fmt: skip
 def test_parse_mention(slack: SlackPlatform, token: str, expected: str | None) -> None:
     assert slack.parse_mention(token) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("<mailto:bob@acme.test|bob@acme.test>", "bob@acme.test"),
+     ("<mailto:bob@acme.test>", "bob@acme.test"), ("bob@acme.test", "bob@acme.test"),
+     ("Bob Builder", "Bob Builder"), ("<mailto:bob@acme.test", "<mailto:bob@acme.test")],
+)  # fmt: skip
+def test_typed_email_comes_out_of_slacks_mailto_link(
+    slack: SlackPlatform, text: str, expected: str
+) -> None:
+    assert slack.normalise_user_text(text) == expected
 
 
 # -- outbound --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from adapters.paging import Pace
-from adapters.slack.platform import SlackPlatform
+from adapters.slack import SlackPlatform
 from bot.directory import import_platform
 from sandbox.base import Call, FakeService
 from sandbox.limits import Window

@@ -11,14 +11,15 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 from slack_sdk.oauth import AuthorizeUrlGenerator
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.env import required_when_set, setting
 from adapters.paging import Gated, Pace, fetch_page
 from adapters.retry import patiently
-from adapters.slack.blocks import fallback_text, render_blocks
+from adapters.slack.client import SlackClient
+from adapters.slack.directory import PAGE_SIZE, directory_user
 from adapters.slack.errors import SLACK, slack_call
 from adapters.slack.inbound import EVENTS_PATH, SlackInbound
+from adapters.slack.render import fallback_text, render_blocks
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
 from bot.types import (
     DirectoryUser,
@@ -36,10 +37,9 @@ from bot.types import (
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 USER_SCOPES = ("users:read", "users:read.email", "im:write", "chat:write")
-PAGE_SIZE = 200  # Slack recommends no more than 200 per users.list page
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_MAILTO = "<mailto:"
 # What auth.revoke answers for a token that no longer works: the goal of revoking is reached.
 _ALREADY_INVALID = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
 _REQUIRED = ("SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
@@ -74,8 +74,8 @@ class SlackPlatform(Gated):
         self._client_secret = client_secret
         self._api_url = api_url
         self._authorize_url = authorize_url
-        self._client = AsyncWebClient(token=bot_token, base_url=api_url)
-        self._session: aiohttp.ClientSession | None = None
+        self._http = SlackClient(bot_token, api_url)
+        self._client = self._http.web
 
     def __repr__(self) -> str:  # the tokens stay out of logs
         return f"SlackPlatform(api_url={self._api_url!r})"
@@ -95,15 +95,10 @@ class SlackPlatform(Gated):
         )
 
     async def start(self) -> None:
-        # One pooled session for every call; without it slack_sdk opens a session per call.
-        self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
-        self._client.session = self._session
+        await self._http.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-            self._client.session = None
+        await self._http.close()
 
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
         inbound = SlackInbound(
@@ -162,6 +157,12 @@ class SlackPlatform(Gated):
         match = _MENTION.fullmatch(token.strip())
         return PlatformUserId(match.group(1)) if match else None
 
+    def normalise_user_text(self, text: str) -> str:
+        """Slack auto-links a typed email as `<mailto:a@b.test|a@b.test>`: the address."""
+        if text.startswith(_MAILTO) and text.endswith(">"):
+            return text[len(_MAILTO) : -1].split("|")[0]
+        return text
+
     # -- messages --------------------------------------------------------------------------
     async def send_dm(self, user: DirectoryUser, message: Message) -> MessageRef:
         # channel=<user id> posts into the app's DM with that user without conversations.open
@@ -199,7 +200,7 @@ class SlackPlatform(Gated):
             blocks = render_blocks(message)
             if blocks:
                 body["blocks"] = blocks
-            await slack_call(self._post_json(str(response_url), body))
+            await self._http.respond(str(response_url), body)
             return
         channel_id = target.data.get("channel_id")
         if not channel_id:
@@ -211,18 +212,6 @@ class SlackPlatform(Gated):
                 blocks=render_blocks(message) or None,
             )
         )
-
-    async def _post_json(self, url: str, body: dict[str, Any]) -> None:
-        # response_url takes plain JSON with no auth header.
-        if self._session is not None:
-            async with self._session.post(url, json=body) as response:
-                response.raise_for_status()
-            return
-        async with (
-            aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session,
-            session.post(url, json=body) as response,
-        ):
-            response.raise_for_status()
 
     # -- user OAuth ------------------------------------------------------------------------
     def authorize_url(self, state: str, redirect_uri: str) -> str:
@@ -272,27 +261,3 @@ class SlackPlatform(Gated):
                 return "Slack user token was already invalid"
             raise
         return "Slack user token revoked (auth.revoke)"
-
-
-def directory_user(member: Mapping[str, Any]) -> DirectoryUser:
-    """One users.list member; Slackbot reports `is_bot: false`, so it is special-cased (§I.19)."""
-    profile = member.get("profile") or {}
-    display_name = (
-        profile.get("real_name")
-        or member.get("real_name")
-        or profile.get("display_name")
-        or member.get("name")
-        or member["id"]
-    )
-    return DirectoryUser(
-        platform=SLACK,
-        user_id=PlatformUserId(member["id"]),
-        email=profile.get("email") or None,
-        display_name=str(display_name),
-        is_bot=bool(member.get("is_bot")) or member["id"] == "USLACKBOT",
-        is_guest=bool(member.get("is_restricted") or member.get("is_ultra_restricted")),
-        is_active=not member.get("deleted", False),
-        is_admin=bool(
-            member.get("is_admin") or member.get("is_owner") or member.get("is_primary_owner")
-        ),
-    )

@@ -10,7 +10,7 @@ import pytest
 
 from adapters import ADAPTERS
 from bot.platform import ChatPlatform
-from bot.types import PlatformUserId
+from bot.types import Platform, PlatformUserId
 from sandbox.org import load_org
 from sandbox.runner import Sandbox
 from sandbox.webex.model import hydra_id
@@ -41,7 +41,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 
 async def adapter_for(sandbox: Sandbox, platform: str) -> ChatPlatform:
-    adapter = ADAPTERS[platform].from_env(sandbox.env())
+    adapter = ADAPTERS[Platform(platform)].from_env(sandbox.env())
     assert adapter is not None
     await adapter.start()
     return adapter
