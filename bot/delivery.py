@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 RENEW_EVERY = LEASE / 4  # a running row renews its lease long before it runs out
+# A long row (an import) holds a guard of its own that expires LEASE after its last renewal
+# (bot.directory); its row outlives the guard, so a process that takes the row over after a
+# crash finds the dead run's guard expired rather than "an import is already running".
+BACKGROUND_LEASE = 2 * LEASE
 MAX_BACKOFF = timedelta(hours=1)
 SEND_BURST = 10
 
@@ -106,7 +110,7 @@ class Worker:
             kind = self._load(claimed)
             if kind.paced:
                 await self._take_turn(row.platform)
-            async with self._leased(claimed):
+            async with self._leased(claimed, kind.background):
                 result = await kind.run(self.core, row)
         except RetryLater as exc:
             await self._retry(claimed, exc.reason, exc.after)
@@ -138,9 +142,9 @@ class Worker:
         await self.core.rate_gate.take(send_key(platform), send_pace(adapter.rate_per_second))
 
     @contextlib.asynccontextmanager
-    async def _leased(self, claimed: Claimed) -> AsyncIterator[None]:
+    async def _leased(self, claimed: Claimed, long: bool) -> AsyncIterator[None]:
         """Renew the row's lease while it runs, so no other process takes over a live row."""
-        renewing = asyncio.create_task(self._renew(claimed))
+        renewing = asyncio.create_task(self._renew(claimed, long))
         try:
             yield
         finally:
@@ -148,13 +152,16 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _renew(self, claimed: Claimed) -> None:
-        while True:
+    async def _renew(self, claimed: Claimed, long: bool) -> None:
+        lease = BACKGROUND_LEASE if long else LEASE
+        if not long:  # most rows end in well under RENEW_EVERY: no write for them
             await asyncio.sleep(RENEW_EVERY.total_seconds())
+        while True:
             with contextlib.suppress(Exception):  # a missed renewal is retried; the lease is long
                 async with self.core.transaction() as session:
-                    until = self.core.clock.now() + LEASE
+                    until = self.core.clock.now() + lease
                     await Outbox(session).renew(claimed.row.id, claimed.claim, until)
+            await asyncio.sleep(RENEW_EVERY.total_seconds())
 
     async def _paused_until(self, platform: str, now: datetime) -> datetime | None:
         until = await self.core.rate_gate.paused_until(send_key(platform))

@@ -312,6 +312,13 @@ async def test_forever_runs_what_is_queued_and_stops_its_long_rows_when_stopped(
     async with core.transaction() as session:
         await outbox.queue(session, core, FAKE, Forever(), key="long")
     await asyncio.wait_for(Forever.started.wait(), 5)
+    outlives_its_guard = NOW + delivery.BACKGROUND_LEASE  # renewed at once, not in 30 s
+    for _ in range(200):
+        long_row = next(r for r in await rows(core) if r.kind == "forever")
+        if long_row.claimed_until == outlives_its_guard:
+            break
+        await asyncio.sleep(0.01)
+    assert long_row.claimed_until == outlives_its_guard
     await dm(core)  # woken at once, although idle is 30 s, and not held up by the long row
     for _ in range(200):
         if fake.sent:
