@@ -11,11 +11,10 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from bot.app import _prune
-from bot.commands.run import wait_imports
 from store.models import Account, HubSession, HubTicket, Person
 from store.repositories import Audit
 from tests.e2e.test_consent_flow import request_consent
-from tests.hub.conftest import ADMIN, Harness, Hub
+from tests.hub.conftest import ADMIN, Harness, Hub, wait_background
 
 GRACE = "grace@acme.test"  # on Slack, Zoom and Teams; an admin nowhere until a test says so
 
@@ -181,7 +180,7 @@ async def test_signing_in_with_teams_keeps_the_grant_behind_a_sync(harness: Harn
     teams = h.sandbox.services["teams"]
     async with jar() as http:
         assert (await oauth(Hub(h, http), "teams", ADMIN))[0] == 303
-    await wait_imports(h.core)  # the sign-in's revocation, had there been one, ran
+    await wait_background(h.core)  # the sign-in's revocation, had there been one, ran
     assert teams.deleted_grants == []  # type: ignore[attr-defined]
 
 

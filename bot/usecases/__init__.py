@@ -1,0 +1,7 @@
+"""One module per admin use case, called alike by the chat commands, the CLI and the Hub.
+
+Each module loads what its decision needs, asks the pure rules (`bot.sync`) and returns plain
+results; the front ends (`bot/commands/`, `bot/cli/`, `bot/hub/people.py`) only turn text into
+arguments and results into their own output, so a rule or a sentence changes in one place.
+Commands themselves are declared once, in `bot/commands/grammar.py` (`SPECS`).
+"""
