@@ -51,4 +51,3 @@ async def users(session: AsyncSession, core: Core, text: str | None) -> Message:
     total = f"{SEARCH_COUNT_CAP:,}+" if page.total > SEARCH_COUNT_CAP else str(page.total)
     title: Rich = Text.format("People matching “{text}”", text=text) if text else "People"
     return Message(text=title + f": {total}", title=title + f" ({total})", lines=tuple(lines))
-
