@@ -187,10 +187,17 @@ class Directory(Repo):
         )
         if named:
             return list(named)
-        like = f"%{needle}%"
+        # `50%` or `a_b` means those characters, not LIKE wildcards.
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         fuzzy = await self.session.execute(
             select(Person)
-            .where(or_(func.lower(Person.display_name).like(like), Person.match_key.like(like)))
+            .where(
+                or_(
+                    func.lower(Person.display_name).like(like, escape="\\"),
+                    Person.match_key.like(like, escape="\\"),
+                )
+            )
             .order_by(Person.display_name)
             .limit(limit)
         )

@@ -37,7 +37,7 @@ class Asked:
     actor: str
 
 
-async def _help(asked: Asked, command: grammar.Command) -> Message:
+async def _help(_asked: Asked, command: grammar.Command) -> Message:
     assert isinstance(command, grammar.Help)
     lines = grammar.help_text(topic=command.topic)
     return Message(text="Mio commands", title="Mio User Sync commands", lines=tuple(lines))

@@ -15,6 +15,8 @@ from typing import ClassVar
 
 from bot.platform_names import Declared, PlatformNameError, PlatformNames, platform_names
 
+# Every parser takes the words after the command, the platform names and its own declaration
+# (for the usage in its errors); a command without platforms or errors ignores the last two.
 type Parser = Callable[[list[_Token], _Platforms, Spec], Command]
 
 
@@ -313,21 +315,21 @@ def spec_named(name: str) -> Spec:
     return _BY_NAME[name]
 
 
-def _parse_help(args: list[_Token], pf: _Platforms, spec: Spec) -> Help:
+def _parse_help(args: list[_Token], _pf: _Platforms, _spec: Spec) -> Help:
     if args and args[0].text.lower() not in _BY_NAME:
         raise _unknown_command(args[0].text)
     return Help(args[0].text.lower() if args else None)
 
 
-def _parse_users(args: list[_Token], pf: _Platforms, spec: Spec) -> Users:
+def _parse_users(args: list[_Token], _pf: _Platforms, _spec: Spec) -> Users:
     return Users(_join(args) or None)
 
 
-def _parse_status(args: list[_Token], pf: _Platforms, spec: Spec) -> StatusCmd:
+def _parse_status(args: list[_Token], _pf: _Platforms, spec: Spec) -> StatusCmd:
     return StatusCmd(_user(args, spec))
 
 
-def _parse_reset(args: list[_Token], pf: _Platforms, spec: Spec) -> Reset:
+def _parse_reset(args: list[_Token], _pf: _Platforms, spec: Spec) -> Reset:
     return Reset(_user(args, spec))
 
 

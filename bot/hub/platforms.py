@@ -123,7 +123,7 @@ async def start_import(request: web.Request, admin: Admin) -> web.StreamResponse
 
 
 @admin_view
-async def import_progress(request: web.Request, admin: Admin) -> web.StreamResponse:
+async def import_progress(request: web.Request, _admin: Admin) -> web.StreamResponse:
     core = request.app[CORE]
     platform = _platform(core, request)
     run = await current(core, platform)

@@ -180,3 +180,14 @@ async def test_a_confirmation_for_an_unknown_action_runs_nothing(harness: Harnes
     assert str(answer.text) == run.NO_LONGER_IN_USE == "That button is no longer in use."
     assert await h.status(BOB, "zoom") == ("synced", None)  # not reset
     assert (await h.person(BOB)).primary_platform == "slack"  # type: ignore[attr-defined]
+
+
+async def test_wildcards_in_a_name_are_just_characters(harness: Harness) -> None:
+    """`%` and `_` are LIKE wildcards: unescaped, `status _` would match everybody."""
+    h = harness
+    for text in ("%", "_", "b_b"):
+        answer = await h.command("slack", ADMIN, f"status {text}")
+        assert "couldn't find anyone" in answer, (text, answer)
+        assert "matches" not in answer
+    assert "Bob Marley" in await h.command("slack", ADMIN, "users bob")
+    assert "Nobody matches" in await h.command("slack", ADMIN, "users b_b")
