@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import delete, func, select
+from yarl import URL
 
 from bot.app import _prune
 from store.models import Account, HubSession, HubTicket, Person
@@ -146,11 +147,11 @@ async def test_a_forged_or_expired_state_cookie_is_refused(harness: Harness) -> 
     async with jar() as http:
         async with http.get(h.url + "/hub/auth/slack", allow_redirects=False) as resp:
             authorize = resp.headers["Location"]
-        cookie = http.cookie_jar.filter_cookies(aiohttp.client.URL(h.url + "/hub/auth/"))
+        cookie = http.cookie_jar.filter_cookies(URL(h.url + "/hub/auth/"))
         state, platform, expires, mac = cookie["mio_hub_state"].value.split(".")
         http.cookie_jar.update_cookies(
             {"mio_hub_state": f"{state}.{platform}.{int(expires) + 3600}.{mac}"},
-            aiohttp.client.URL(h.url + "/hub/auth/"),
+            URL(h.url + "/hub/auth/"),
         )
         callback = await h.agents["slack"].authorize(authorize, ADMIN)
         async with http.get(callback) as resp:
