@@ -249,7 +249,7 @@ def unsync(
         name = platform_name(core, platform)
         pid = await find_one(core, user)
         question = unsyncing.question(await _name(core, pid), core.label(name))
-        confirmed(" ".join((question.title, *question.lines)), yes)
+        confirmed(question, yes)
         async with core.transaction() as session:
             console.print(await unsyncing.unsync(session, core, "cli", pid, name))
         await _deliver(core)
@@ -264,7 +264,7 @@ def reset(user: Annotated[str, WHO], yes: Annotated[bool, YES] = False) -> None:
     async def work(core: Core) -> None:
         pid = await find_one(core, user)
         question = resetting.question(await _name(core, pid))
-        confirmed(" ".join((question.title, *question.lines)), yes)
+        confirmed(question, yes)
         async with core.transaction() as session:
             console.print(await resetting.reset(session, core, "cli", pid))
         await _deliver(core)

@@ -21,6 +21,7 @@ from bot.terminal import for_terminal, labels, listing, names
 if TYPE_CHECKING:
     from bot.core import Core
     from bot.settings import Settings
+    from bot.usecases import Question
 
 PLATFORM_NAMES = listing(names(), "or")
 NO_PLATFORM = (
@@ -158,8 +159,8 @@ def platform_name(core: Core, typed: str) -> str:
         raise typer.Exit(1) from None
 
 
-def confirmed(question: str, yes: bool) -> None:
+def confirmed(question: Question, yes: bool) -> None:
     """Go on when `--yes` was given or the admin answers yes; else say nothing changed."""
-    if not yes and not typer.confirm(question):
+    if not yes and not typer.confirm(" ".join((question.title, *question.lines))):
         console.print("Cancelled. Nothing was changed.")
         raise typer.Exit(1)

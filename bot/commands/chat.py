@@ -20,8 +20,7 @@ from bot.commands.resolve import resolve
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.types import InboundCommand, Message, Rich, Text
-from bot.usecases import imports, primary, reset, status, sync, unsync
-from bot.usecases.unsync import Question
+from bot.usecases import Question, imports, primary, reset, status, sync, unsync
 from store.repositories import PendingActions
 
 CONFIRM_FOR = timedelta(minutes=15)
@@ -83,7 +82,7 @@ async def _sync(asked: Asked, command: grammar.Command) -> Message:
         title = Text.format("Can't sync {name}", name=name)
         return Message(text=Text.join(lines), title=title, lines=tuple(lines))
     op = {"op": "sync", "person": person.id, "platforms": plan.doable}
-    return _ask(asked, op, Question(sync.question(name), ()), lines)
+    return _ask(asked, op, sync.question(name), lines)
 
 
 async def _unsync(asked: Asked, command: grammar.Command) -> Message:

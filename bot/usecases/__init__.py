@@ -5,3 +5,16 @@ results; the front ends (`bot/commands/`, `bot/cli/`, `bot/hub/people.py`) only 
 arguments and results into their own output, so a rule or a sentence changes in one place.
 Commands themselves are declared once, in `bot/commands/grammar.py` (`SPECS`).
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Question:
+    """What an admin is asked before a command changes something, as plain text: chat shows it
+    with Confirm and Cancel buttons, the terminal as a yes/no prompt."""
+
+    title: str
+    lines: tuple[str, ...] = ()

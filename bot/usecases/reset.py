@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import lifecycle
 from bot.core import Core
-from bot.usecases.unsync import Question
+from bot.usecases import Question
 
 
 def question(name: str) -> Question:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import lifecycle
 from bot.core import Core
 from bot.sync import OrgFacts, PersonFacts, SyncKind, SyncRefused, plan_sync
+from bot.usecases import Question
 from store.models import Person
 
 
@@ -77,8 +78,8 @@ def refusal(refused: SyncRefused) -> str:
     return f"can't sync. {refused.message} {refused.fix}"
 
 
-def question(name: str) -> str:
-    return f"Sync {name}?"
+def question(name: str) -> Question:
+    return Question(f"Sync {name}?")
 
 
 async def plan(

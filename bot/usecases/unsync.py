@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import lifecycle
 from bot.core import Core
-
-
-@dataclass(frozen=True)
-class Question:
-    """What an admin is asked before something is removed, as plain text."""
-
-    title: str
-    lines: tuple[str, ...]
+from bot.usecases import Question
 
 
 def question(name: str, label: str) -> Question:
