@@ -6,6 +6,7 @@ clock and the agents that act as people on each platform.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,10 +15,18 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.core import Core
 from bot.hub import create_link
 from tests.e2e.conftest import ADMIN, Harness, harness
 
-__all__ = ["ADMIN", "Harness", "Hub", "harness", "hub"]
+__all__ = ["ADMIN", "Harness", "Hub", "harness", "hub", "wait_background"]
+
+
+async def wait_background(core: Core) -> None:
+    """Let the work the core spawned (imports, revocations) finish, as a test needs to."""
+    while core.background:
+        await asyncio.gather(*list(core.background), return_exceptions=True)
+
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
