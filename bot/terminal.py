@@ -1,9 +1,10 @@
 """How `mio` talks to a terminal: platform words, no chat syntax, the command as it was
 installed, and one sentence (never a traceback) when something fails.
 
-Light on purpose: `mio --help` imports this, so it names the platforms from a written-out copy
-of the adapters registry's names and labels (tests/bot/test_cli_imports.py keeps the two
-equal) and imports the database and settings errors only when a failure is being worded.
+Light on purpose: `mio --help` imports this, so it names the platforms from
+`adapters.catalog`, a written-out copy of the adapters registry's names and labels
+(tests/bot/test_cli_imports.py keeps the two equal), and imports the database and settings
+errors only when a failure is being worded.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import re
 import shutil
 from pathlib import Path
 
+from adapters.catalog import LABELS
 from bot.types import PlatformError
 
-# `adapters.ADAPTERS` as (name, label), in the registry's order.
-PLATFORMS: dict[str, str] = {"slack": "Slack", "zoom": "Zoom", "webex": "Webex", "teams": "Teams"}
+# The registry's names and labels, read without importing any adapter.
+PLATFORMS: dict[str, str] = LABELS
 
 # `/mio unsync <user> zoom` as chat spells it; not "/mio" inside a URL or a path.
 CHAT_COMMAND = re.compile(r"(?<![\w/.])/mio\b")

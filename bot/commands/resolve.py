@@ -24,9 +24,7 @@ async def resolve(session: AsyncSession, core: Core, platform: str, text: str) -
     mentioned = core.platforms[platform].parse_mention(text)
     if mentioned is not None:
         return await _mentioned(session, platform, mentioned, text)
-    needle = text.strip().lstrip("@")
-    if needle.startswith("<mailto:") and needle.endswith(">"):  # Slack's auto-linked email
-        needle = needle[len("<mailto:") : -1].split("|")[0]
+    needle = core.platforms[platform].normalise_user_text(text.strip().lstrip("@"))
     try:
         return await one_person(session, needle)
     except NotOne as exc:
