@@ -1,17 +1,17 @@
-"""The registry of platform adapters, written out by hand (no import side effects)."""
+"""Platform adapters. `ADAPTERS` (adapters/registry.py) is loaded on first use, so that what
+needs only the names (`adapters.catalog`, for `mio --help`) does not import every SDK."""
 
 from __future__ import annotations
 
-from adapters.slack import SlackPlatform
-from adapters.teams import TeamsPlatform
-from adapters.webex import WebexPlatform
-from adapters.zoom import ZoomPlatform
-from bot.platform import ChatPlatform
-from bot.types import Platform
+from typing import TYPE_CHECKING, Any
 
-ADAPTERS: dict[Platform, type[ChatPlatform]] = {
-    SlackPlatform.name: SlackPlatform,
-    ZoomPlatform.name: ZoomPlatform,
-    WebexPlatform.name: WebexPlatform,
-    TeamsPlatform.name: TeamsPlatform,
-}
+if TYPE_CHECKING:
+    from adapters.registry import ADAPTERS as ADAPTERS
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ADAPTERS":
+        from adapters.registry import ADAPTERS
+
+        return ADAPTERS
+    raise AttributeError(f"module 'adapters' has no attribute {name!r}")

@@ -13,8 +13,6 @@ to act as the person. A row's data, when it is run, is both merged (`bot.outbox.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, override
 
@@ -22,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import codec
 from bot.core import Core
-from bot.crypto import new_token
 from bot.types import (
     DirectoryUser,
     Identity,
@@ -34,8 +31,6 @@ from bot.types import (
     TokenGrant,
 )
 from store.repositories import Audit
-
-log = logging.getLogger(__name__)
 
 Result = dict[str, Any]  # what `run` learnt, for `done` (a message ref, a revocation outcome)
 
@@ -265,31 +260,13 @@ class ImportAndReport(Kind):
 
     @override
     async def run(self, core: Core, row: Queued) -> Result:
-        from bot import outbox
+        from bot.usecases import imports  # the use case queues rows itself
 
-        lines = [await _import_one(core, platform, self.actor) for platform in self.platforms]
-        async with core.transaction() as session:
-            await outbox.reply(
-                session,
-                core,
-                self.target,
-                Message(text=" ".join(lines), title="Import finished", lines=tuple(lines)),
-                key=f"outbox:{row.id}:report",  # a rerun after a crash answers once
-            )
+        # The answer's key is the row's, so a rerun after a crash answers once.
+        await imports.import_and_report(
+            core, self.platforms, self.actor, self.target, key=f"outbox:{row.id}:report"
+        )
         return {}
-
-
-async def _import_one(core: Core, platform: str, actor: str) -> str:
-    from bot.directory import ImportFailed, import_platform
-
-    try:
-        return (await import_platform(core, platform, actor)).sentence(core.label(platform))
-    except ImportFailed as exc:  # already logged and recorded, in one sentence
-        return exc.sentence
-    except Exception as exc:
-        ref = new_token()[:8]
-        log.exception("import of %s failed (ref: %s)", platform, ref)
-        return f"Importing {core.label(platform)} failed: {exc} (ref: {ref})."
 
 
 @dataclass(frozen=True)
@@ -312,11 +289,10 @@ class RunImport(Kind):
 
     @override
     async def run(self, core: Core, row: Queued) -> Result:
-        from bot.directory import ImportFailed, ImportTicket, run_import
+        from bot.directory import ImportTicket
+        from bot.usecases import imports
 
-        # run_import records every outcome, failure included, on the row the Hub polls.
-        with contextlib.suppress(ImportFailed):
-            await run_import(core, ImportTicket(row.platform, self.run_id, self.actor))
+        await imports.finish(core, ImportTicket(row.platform, self.run_id, self.actor))
         return {}
 
 

@@ -7,14 +7,20 @@ can be read, and tested, on its own.
 
 from __future__ import annotations
 
-import contextlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from itertools import pairwise
 from types import MappingProxyType
+
+# The reminder schedule has its own module; these names stay importable from here.
+from bot.reminder_policy import Due as Due
+from bot.reminder_policy import ReminderPolicy as ReminderPolicy
+from bot.reminder_policy import next_due_at as next_due_at
+from bot.reminder_policy import parse_duration as parse_duration
+from bot.reminder_policy import parse_durations as parse_durations
+from bot.reminder_policy import reminder_step as reminder_step
+from bot.reminder_policy import reminders_passed as reminders_passed
 
 
 class Status(StrEnum):
@@ -222,41 +228,60 @@ def plan_sync(
     person: PersonFacts, org: OrgFacts, secondary: str, label: Label = str.title
 ) -> SyncKind:
     """Check every rule before anything is written, so a refusal never leaves half a sync."""
+    refused = _primary_unusable(person, org, secondary, label) or _secondary_unusable(
+        person, org, secondary, label
+    )
+    if refused is not None:
+        raise refused
+    return SyncKind.CONSENT if secondary in person.active_platforms else SyncKind.REPRESENTED
+
+
+def _primary_unusable(
+    person: PersonFacts, org: OrgFacts, secondary: str, label: Label
+) -> SyncRefused | None:
+    """The consent DM goes to the primary platform, so it must exist, be live and differ."""
     primary = person.primary
     if primary is None:
         if person.active_platforms:
             have = _listing(person.active_platforms, label)
-            raise SyncRefused(
+            return SyncRefused(
                 Rule.NO_PRIMARY,
                 f"This person has no primary platform yet (they have accounts on {have}).",
                 "Choose one first with `/mio primary <user> <platform>`.",
             )
-        raise SyncRefused(
+        return SyncRefused(
             Rule.NO_PRIMARY,
             "This person has no active account on any platform, so no primary platform.",
             "Add them on a platform and run `/mio import`, then set their primary.",
         )
     if primary not in person.active_platforms:
-        raise SyncRefused(
+        return SyncRefused(
             Rule.PRIMARY_INACTIVE,
             f"Their {label(primary)} account, on their primary platform, is inactive or gone.",
             f"Choose another primary with `/mio primary <user> <platform>`, or reactivate "
             f"the account and run `/mio import {primary}`.",
         )
     if secondary == primary:
-        raise SyncRefused(
+        return SyncRefused(
             Rule.SAME_PLATFORM,
             f"{label(primary)} is their primary platform, so it cannot also be synced to.",
             "Pick another platform, or change their primary first with `/mio primary`.",
         )
     if primary not in org.connected:
-        raise SyncRefused(
+        return SyncRefused(
             Rule.NOT_CONNECTED,
             f"{label(primary)}, their primary platform, is not connected.",
             f"Reconnect {label(primary)}, or choose another primary with `/mio primary`.",
         )
+    return None
+
+
+def _secondary_unusable(
+    person: PersonFacts, org: OrgFacts, secondary: str, label: Label
+) -> SyncRefused | None:
+    """The platform synced to must be connected, allowed by the org, and not already done."""
     if secondary not in org.connected:
-        raise SyncRefused(
+        return SyncRefused(
             Rule.NOT_CONNECTED,
             f"{label(secondary)} is not connected.",
             f"Add {label(secondary)}'s credentials to the bot's settings, restart it and "
@@ -264,7 +289,7 @@ def plan_sync(
         )
     required = org.required_platform
     if required is not None and required not in person.active_platforms:
-        raise SyncRefused(
+        return SyncRefused(
             Rule.REQUIRED_PLATFORM_MISSING,
             f"This person has no active {label(required)} account, and every synced person "
             f"needs one.",
@@ -273,19 +298,19 @@ def plan_sync(
         )
     current = person.statuses.get(secondary, Status.NOT_CREATED)
     if current is Status.PENDING:
-        raise SyncRefused(
+        return SyncRefused(
             Rule.ALREADY_PENDING,
             f"A sync to {label(secondary)} is already waiting for their consent.",
             f"Wait for their answer, or cancel it with `/mio unsync <user> {secondary}` "
             f"and ask again.",
         )
     if current is Status.SYNCED:
-        raise SyncRefused(
+        return SyncRefused(
             Rule.ALREADY_SYNCED,
             f"They are already synced to {label(secondary)}.",
             f"Nothing to do; to start over, `/mio unsync <user> {secondary}` first.",
         )
-    return SyncKind.CONSENT if secondary in person.active_platforms else SyncKind.REPRESENTED
+    return None
 
 
 def check_primary(
@@ -334,86 +359,7 @@ def auto_primary(
     return None
 
 
-# --- Reminders and consent tokens -----------------------------------------------------------
-
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE | re.ASCII)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Durations as operators write them in settings: `90m`, `36h`, `1d`, `2w`."""
-    match = _DURATION.fullmatch(text)
-    if match is not None:
-        with contextlib.suppress(OverflowError):  # too large: refused below like any typo
-            return timedelta(**{_UNITS[match[2].lower()]: int(match[1])})
-    raise ValueError(
-        f"Unrecognised duration {text!r}: use a whole number and a unit (s, m, h, d or w), "
-        f"like 90m, 36h, 1d or 2w."
-    )
-
-
-def parse_durations(text: str) -> tuple[timedelta, ...]:
-    """A comma-separated list (`1d,3d`); empty means none, e.g. no reminders."""
-    if not text.strip():
-        return ()
-    result = []
-    for part in text.split(","):
-        try:
-            result.append(parse_duration(part))
-        except ValueError as exc:
-            raise ValueError(f"{exc} (in {text!r})") from None
-    return tuple(result)
-
-
-@dataclass(frozen=True)
-class ReminderPolicy:
-    after: tuple[timedelta, ...]  # since the consent request, e.g. (1d, 3d)
-    expires_after: timedelta  # since the consent request, e.g. 7d
-
-    def __post_init__(self) -> None:
-        # Validated here so a bad setting stops the bot at start, not a reminder months later.
-        steps = (timedelta(0), *self.after, self.expires_after)
-        for before, step in pairwise(steps):
-            if step <= before:
-                raise ValueError(
-                    f"Reminder times must be positive, increasing and before the expiry "
-                    f"({self.expires_after}); got {step} after {before}."
-                )
-
-    @classmethod
-    def parse(cls, after: str, expires_after: str) -> ReminderPolicy:
-        """From the settings' strings (`MIO_REMINDER_AFTER`, `MIO_PENDING_EXPIRES_AFTER`)."""
-        return cls(parse_durations(after), parse_duration(expires_after))
-
-
-class Due(StrEnum):
-    WAIT = "wait"  # nothing to do yet
-    REMIND = "remind"  # send the next reminder
-    EXPIRE = "expire"  # fail the sync as expired
-
-
-def reminders_passed(requested_at: datetime, now: datetime, policy: ReminderPolicy) -> int:
-    """How many reminder times have passed; store it after reminding so an outage that
-    missed several reminders sends one, not a burst."""
-    return sum(1 for step in policy.after if now >= requested_at + step)
-
-
-def reminder_step(
-    requested_at: datetime, reminders_sent: int, now: datetime, policy: ReminderPolicy
-) -> Due:
-    """What a pending sync needs at `now`; expiry wins over a late reminder."""
-    if now >= requested_at + policy.expires_after:
-        return Due.EXPIRE
-    if reminders_sent < reminders_passed(requested_at, now, policy):
-        return Due.REMIND
-    return Due.WAIT
-
-
-def next_due_at(requested_at: datetime, reminders_sent: int, policy: ReminderPolicy) -> datetime:
-    """When to look at the sync again, so the scheduler can index due work instead of polling."""
-    if 0 <= reminders_sent < len(policy.after):
-        return requested_at + policy.after[reminders_sent]
-    return requested_at + policy.expires_after
+# --- Consent tokens --------------------------------------------------------------------------
 
 
 class PressVerdict(StrEnum):

@@ -1,5 +1,11 @@
-"""How `mio` talks to a terminal: platform words from the adapters registry, no chat syntax,
-the command as it was installed, and one sentence (never a traceback) when something fails."""
+"""How `mio` talks to a terminal: platform words, no chat syntax, the command as it was
+installed, and one sentence (never a traceback) when something fails.
+
+Light on purpose: `mio --help` imports this, so it names the platforms from
+`adapters.catalog`, a written-out copy of the adapters registry's names and labels
+(tests/bot/test_cli_imports.py keeps the two equal), and imports the database and settings
+errors only when a failure is being worded.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,11 @@ import re
 import shutil
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from adapters import ADAPTERS
-from bot.settings import ConfigError
+from adapters.catalog import LABELS
 from bot.types import PlatformError
-from store.dburl import SETTING as DATABASE_SETTING
+
+# The registry's names and labels, read without importing any adapter.
+PLATFORMS: dict[str, str] = LABELS
 
 # `/mio unsync <user> zoom` as chat spells it; not "/mio" inside a URL or a path.
 CHAT_COMMAND = re.compile(r"(?<![\w/.])/mio\b")
@@ -22,12 +27,12 @@ CHAT_COMMAND = re.compile(r"(?<![\w/.])/mio\b")
 
 def labels() -> list[str]:
     """The platforms as people name them, in the registry's order."""
-    return [cls.label for cls in ADAPTERS.values()]
+    return list(PLATFORMS.values())
 
 
 def names() -> list[str]:
     """The platforms as commands spell them."""
-    return [str(name) for name in ADAPTERS]
+    return list(PLATFORMS)
 
 
 def listing(words: list[str], last: str = "and") -> str:
@@ -63,14 +68,18 @@ def installed_command(argv0: str, cwd: Path | None = None) -> str:
 
 def sentence_for(exc: BaseException) -> str:
     """One line for a failure the user can act on; `--debug` shows the traceback instead."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.settings import ConfigError
+    from store.dburl import SETTING as DATABASE_SETTING
+
     own = getattr(exc, "sentence", None)
     if callable(own):
         own = own()
     if isinstance(own, str) and own:
         return for_terminal(own)
     if isinstance(exc, PlatformError):
-        cls = {str(name): c for name, c in ADAPTERS.items()}.get(str(exc.platform))
-        label = cls.label if cls is not None else str(exc.platform).title()
+        label = PLATFORMS.get(str(exc.platform), str(exc.platform).title())
         return for_terminal(f"{label}: {exc.reason}")
     if isinstance(exc, ConfigError):
         return str(exc)

@@ -11,17 +11,16 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+if TYPE_CHECKING:  # Alembic is imported by the functions that migrate: `mio users` needs none
+    from alembic.config import Config
 
 ALEMBIC_INI = Path(__file__).parent / "alembic.ini"
 
@@ -164,6 +163,8 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def alembic_config(url: str | None = None) -> Config:
     """The Alembic config shipped inside the package, usable from any working directory."""
+    from alembic.config import Config
+
     config = Config(str(ALEMBIC_INI))
     if url is not None:
         # Passed as an attribute, not a main option: configparser would choke on a '%'
@@ -175,6 +176,8 @@ def alembic_config(url: str | None = None) -> Config:
 @functools.cache
 def _known_revisions() -> tuple[str, frozenset[str]]:
     """(head, every revision id) of the migrations this code ships; fixed for the process."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     head = script.get_current_head()
     if head is None:
@@ -183,6 +186,8 @@ def _known_revisions() -> tuple[str, frozenset[str]]:
 
 
 def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -223,6 +228,8 @@ async def upgrade(url: str) -> tuple[str | None, str]:
         config = alembic_config(url)
         # env.py uses this connection, so Alembic joins our transaction and lock.
         config.attributes["connection"] = connection
+        from alembic import command
+
         command.upgrade(config, "head")
         after = _current_revision(connection)
         assert after is not None

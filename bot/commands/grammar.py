@@ -9,70 +9,64 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bot.platform_names import Declared, PlatformNameError, PlatformNames, platform_names
+
+# Every parser takes the words after the command, the platform names and its own declaration
+# (for the usage in its errors); a command without platforms or errors ignores the last two.
+type Parser = Callable[[list[_Token], _Platforms, Spec], Command]
 
 
 @dataclass(frozen=True)
 class Spec:
+    """One command, declared once: its words, help, who may run it and whether it asks first.
+
+    The chat commands, the CLI's help and the confirmation step all read these fields, so a
+    command cannot be spelled, explained or guarded differently in two places.
+    """
+
     name: str
     usage: str  # without the `/mio ` prefix
     help: str
-    example: str
+    example: str  # as typed in chat
+    terminal: str  # the same example as typed in a terminal (`mio …`), where mentions are names
+    parse: Parser
     admin_only: bool = True
-
-
-SPECS: tuple[Spec, ...] = (
-    Spec("help", "help [command]", "Show this list, or how to use one command.",
-         "/mio help sync", admin_only=False),
-    Spec("users", "users [filter]",
-         "List people and their sync status, optionally only those matching a name, email "
-         "or platform.", "/mio users bob"),
-    Spec("status", "status <user>", "Show one person's accounts, primary platform and syncs.",
-         "/mio status @bob"),
-    Spec("primary", "primary <user> <platform>",
-         "Choose the platform a person uses daily (where consent messages go).",
-         "/mio primary @bob slack"),
-    Spec("sync", "sync <user> <platform…|all>",
-         "Sync a person to one or more platforms, or to all connected ones.",
-         "/mio sync @bob teams"),
-    Spec("unsync", "unsync <user> <platform>",
-         "Remove a person's sync to one platform.", "/mio unsync @bob teams"),
-    Spec("reset", "reset <user>",
-         "Remove all of a person's syncs and their primary choice, so you can start over.",
-         "/mio reset @bob"),
-    Spec("import", "import [platform]",
-         "Re-read the user directory of one platform, or of all connected ones.",
-         "/mio import zoom"),
-)  # fmt: skip
-_BY_NAME: Mapping[str, Spec] = {s.name: s for s in SPECS}
+    confirm: str | None = None  # the Confirm button's label; None runs at once
+    danger: bool = False  # the confirmation is for something that removes state
 
 
 @dataclass(frozen=True)
 class Help:
+    NAME: ClassVar[str] = "help"
     topic: str | None
 
 
 @dataclass(frozen=True)
 class Users:
+    NAME: ClassVar[str] = "users"
     filter: str | None
 
 
 @dataclass(frozen=True)
 class StatusCmd:
+    NAME: ClassVar[str] = "status"
     user: str
 
 
 @dataclass(frozen=True)
 class Primary:
+    NAME: ClassVar[str] = "primary"
     user: str
     platform: str
 
 
 @dataclass(frozen=True)
 class Sync:
+    NAME: ClassVar[str] = "sync"
     user: str
     platforms: tuple[str, ...]  # empty when `all`
     all: bool
@@ -80,17 +74,20 @@ class Sync:
 
 @dataclass(frozen=True)
 class Unsync:
+    NAME: ClassVar[str] = "unsync"
     user: str
     platform: str
 
 
 @dataclass(frozen=True)
 class Reset:
+    NAME: ClassVar[str] = "reset"
     user: str
 
 
 @dataclass(frozen=True)
 class Import:
+    NAME: ClassVar[str] = "import"
     platform: str | None  # None: every connected platform
 
 
@@ -108,11 +105,12 @@ class ParseError(Exception):
         self.spec = spec
 
 
-def help_text(specs: tuple[Spec, ...] = SPECS, topic: str | None = None) -> list[str]:
+def help_text(specs: tuple[Spec, ...] | None = None, topic: str | None = None) -> list[str]:
     """Generated from the declarations, so help can never drift from what the parser accepts.
 
     Pass only the specs the asker may run; an unknown topic gets the whole list, never an error.
     """
+    specs = SPECS if specs is None else specs
     chosen = [s for s in specs if topic and s.name == topic.strip().lower()]
     lines = [] if chosen or not topic else [f"There is no command named `{topic}`."]
     return lines + [f"`{s.usage}` — {s.help} e.g. `{s.example}`" for s in chosen or specs]
@@ -305,23 +303,67 @@ def parse(text: str, platforms: PlatformNames | Collection[str]) -> Command:
     spec = _BY_NAME.get(head.text.lower())
     if spec is None:
         raise _unknown_command(head.text)
-    pf = _Platforms(platforms)
-    match spec.name:
-        case "help":
-            if args and args[0].text.lower() not in _BY_NAME:
-                raise _unknown_command(args[0].text)
-            return Help(args[0].text.lower() if args else None)
-        case "users":
-            return Users(_join(args) or None)
-        case "status":
-            return StatusCmd(_user(args, spec))
-        case "reset":
-            return Reset(_user(args, spec))
-        case "primary":
-            return Primary(*_parse_user_platform(args, pf, spec))
-        case "unsync":
-            return Unsync(*_parse_user_platform(args, pf, spec))
-        case "sync":
-            return _parse_sync(args, pf, spec)
-        case _:
-            return _parse_import(args, pf, spec)
+    return spec.parse(args, _Platforms(platforms), spec)
+
+
+def spec_of(command: Command) -> Spec:
+    """The declaration a parsed command came from."""
+    return _BY_NAME[command.NAME]
+
+
+def spec_named(name: str) -> Spec:
+    return _BY_NAME[name]
+
+
+def _parse_help(args: list[_Token], _pf: _Platforms, _spec: Spec) -> Help:
+    if args and args[0].text.lower() not in _BY_NAME:
+        raise _unknown_command(args[0].text)
+    return Help(args[0].text.lower() if args else None)
+
+
+def _parse_users(args: list[_Token], _pf: _Platforms, _spec: Spec) -> Users:
+    return Users(_join(args) or None)
+
+
+def _parse_status(args: list[_Token], _pf: _Platforms, spec: Spec) -> StatusCmd:
+    return StatusCmd(_user(args, spec))
+
+
+def _parse_reset(args: list[_Token], _pf: _Platforms, spec: Spec) -> Reset:
+    return Reset(_user(args, spec))
+
+
+def _parse_primary(args: list[_Token], pf: _Platforms, spec: Spec) -> Primary:
+    return Primary(*_parse_user_platform(args, pf, spec))
+
+
+def _parse_unsync(args: list[_Token], pf: _Platforms, spec: Spec) -> Unsync:
+    return Unsync(*_parse_user_platform(args, pf, spec))
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("help", "help [command]", "Show this list, or how to use one command.",
+         "/mio help sync", "mio --help", _parse_help, admin_only=False),
+    Spec("users", "users [filter]",
+         "List people and their sync status, optionally only those whose name or email "
+         "holds a word.", "/mio users bob", "mio users bob", _parse_users),
+    Spec("status", "status <user>", "Show one person's accounts, primary platform and syncs.",
+         "/mio status @bob", "mio status bob@acme.test", _parse_status),
+    Spec("primary", "primary <user> <platform>",
+         "Choose the platform a person uses daily (where consent messages go).",
+         "/mio primary @bob slack", "mio primary bob@acme.test slack", _parse_primary),
+    Spec("sync", "sync <user> <platform…|all>",
+         "Sync a person to one or more platforms, or to all connected ones.",
+         "/mio sync @bob teams", "mio sync bob@acme.test zoom", _parse_sync, confirm="Sync"),
+    Spec("unsync", "unsync <user> <platform>",
+         "Remove a person's sync to one platform.", "/mio unsync @bob teams",
+         "mio unsync bob@acme.test zoom", _parse_unsync, confirm="Unsync", danger=True),
+    Spec("reset", "reset <user>",
+         "Remove all of a person's syncs and their primary choice, so you can start over.",
+         "/mio reset @bob", "mio reset bob@acme.test", _parse_reset, confirm="Reset",
+         danger=True),
+    Spec("import", "import [platform]",
+         "Re-read the user directory of one platform, or of all connected ones.",
+         "/mio import zoom", "mio import slack", _parse_import),
+)  # fmt: skip
+_BY_NAME: Mapping[str, Spec] = {s.name: s for s in SPECS}

@@ -1,11 +1,12 @@
 """The User Sync page: the table, the live status poll, and the actions on a person.
 
-Actions call the lifecycle services (`set_primary`, `plan`, `request`, `reset`) inside one
+Actions call the use cases (`bot/usecases/`: users, sync, primary, reset) inside one
 `core.transaction()`, exactly as the chat commands and the CLI do; nothing here decides a rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -20,16 +21,10 @@ from bot.hub.render import ENV, HubError, answer, fragment, int_param, render
 from bot.hub.rows import HUB_FIXES, Row, build_rows
 from bot.platform_names import PlatformNameError, resolve_platform
 from bot.sync import PrimaryRefused, SyncKind, SyncRefused
+from bot.usecases import primary, sync, users
+from bot.usecases import reset as resetting
 from bot.web import CORE
-from store.hub_queries import (
-    SEARCH_COUNT_CAP,
-    STATUS_FILTERS,
-    PeopleFilter,
-    people_by_ids,
-    people_page,
-)
-from store.models import Account, Person, Sync
-from store.repositories import Directory, Syncs
+from store.hub_queries import SEARCH_COUNT_CAP, STATUS_FILTERS, PeopleFilter
 
 PAGE_SIZES = (25, 50, 100)
 MAX_POLLED_ROWS = 200
@@ -88,21 +83,14 @@ async def load_rows(
     """Rows for a page (or for given ids): people, then their accounts and syncs, 3 queries."""
     async with core.sessions() as session:
         if query is not None:
-            page = await people_page(
-                session,
-                PeopleFilter(query.search, query.status, query.platform, tuple(core.platforms)),
-                after=query.after,
-                before=query.before,
-                limit=query.size,
+            flt = PeopleFilter(query.search, query.status, query.platform, tuple(core.platforms))
+            page = await users.page(
+                session, flt, after=query.after, before=query.before, limit=query.size
             )
-            people, total, more, less = page.people, page.total, page.has_next, page.has_previous
         else:
-            people = await people_by_ids(session, people_ids or [])
-            total, more, less = len(people), False, False
-        ids = [p.id for p in people]
-        accounts = await Directory(session).accounts_for(ids)
-        syncs = await Syncs(session).for_people(ids)
-    return build_rows(core, people, accounts, syncs), total, more, less
+            page = await users.by_ids(session, people_ids or [])
+    rows = build_rows(core, page.people, page.accounts, page.syncs)
+    return rows, page.total, page.has_next, page.has_previous
 
 
 @admin_view
@@ -176,12 +164,15 @@ def _person_id(request: web.Request) -> int:
     return pid
 
 
-async def _load(core: Core, person_id: int) -> tuple[Person, list[Account], list[Sync]]:
-    async with core.sessions() as session:
-        try:
-            return await lifecycle.load(session, person_id)
-        except lifecycle.NotFound:
-            raise HubError(404, "This person no longer exists. Reload the page.") from None
+GONE = "This person no longer exists. Reload the page."
+
+
+async def _found[T](work: Awaitable[T]) -> T:
+    """What `work` loads about a person, or a 404 when they were removed meanwhile."""
+    try:
+        return await work
+    except lifecycle.NotFound:
+        raise HubError(404, GONE) from None
 
 
 @admin_view
@@ -189,24 +180,24 @@ async def sync_plan(request: web.Request, admin: Admin) -> web.StreamResponse:
     """What confirming would do: a consent or represented sync, or the rule that refuses it."""
     core = request.app[CORE]
     platform, pid = _platform(core, request), _person_id(request)
-    person, accounts, syncs = await _load(core, pid)
+    async with core.sessions() as session:
+        plan = await _found(sync.plan(session, core, pid, [platform]))
     label = core.label(platform)
     context: dict[str, Any] = {
         "person_id": pid,
         "platform": platform,
         "label": label,
-        "name": person.display_name or person.email,
+        "name": plan.person.display_name or plan.person.email,
         "csrf": admin.csrf,
         "back": _back(request),
     }
-    try:
-        kind = lifecycle.plan(core, person, accounts, syncs, platform)
-    except SyncRefused as refused:
-        context.update(refused=refused, hub_fix=HUB_FIXES.get(refused.rule, ""))
+    (item,) = plan.items
+    if item.refused is not None:
+        context.update(refused=item.refused, hub_fix=HUB_FIXES.get(item.refused.rule, ""))
     else:
-        primary = person.primary_platform or ""
-        context.update(kind=kind.value, primary_label=core.label(primary))
-        context["consent"] = kind is SyncKind.CONSENT
+        primary_platform = plan.person.primary_platform or ""
+        context.update(kind=str(item.kind), primary_label=core.label(primary_platform))
+        context["consent"] = item.kind is SyncKind.CONSENT
     if request.query.get("partial") == "1":
         return web.Response(text=fragment("_plan.html", **context), content_type="text/html")
     return render(request, "plan.html", title=f"Sync to {label}", admin=admin, page=True, **context)
@@ -214,8 +205,7 @@ async def sync_plan(request: web.Request, admin: Admin) -> web.StreamResponse:
 
 def _back(request: web.Request) -> str:
     """Where to return after a form without script: only ever a User Sync page."""
-    back = request.query.get("back", "")
-    return back if back.startswith("/hub/users") else "/hub/users"
+    return _safe_back(request.query.get("back", ""))
 
 
 @admin_view
@@ -225,13 +215,13 @@ async def sync_request(request: web.Request, admin: Admin) -> web.StreamResponse
     form = await request.post()
     try:
         async with core.transaction() as session:
-            sentence = await lifecycle.request(session, core, admin.actor, pid, platform)
+            sentence = await sync.request(session, core, admin.actor, pid, platform)
     except SyncRefused as refused:
         raise HubError(
             409, f"{refused.message} {HUB_FIXES.get(refused.rule, refused.fix)}"
         ) from None
     except lifecycle.NotFound:
-        raise HubError(404, "This person no longer exists. Reload the page.") from None
+        raise HubError(404, GONE) from None
     return answer(request, sentence, _safe_back(str(form.get("back", ""))))
 
 
@@ -249,11 +239,11 @@ async def set_primary(request: web.Request, admin: Admin) -> web.StreamResponse:
         raise HubError(400, "Choose one of the connected platforms as the primary platform.")
     try:
         async with core.transaction() as session:
-            sentence = await lifecycle.set_primary(session, core, admin.actor, pid, platform)
+            sentence = await primary.set_primary(session, core, admin.actor, pid, platform)
     except PrimaryRefused as refused:
         raise HubError(409, f"{refused.message} {refused.fix}") from None
     except lifecycle.NotFound:
-        raise HubError(404, "This person no longer exists. Reload the page.") from None
+        raise HubError(404, GONE) from None
     return answer(request, sentence, _safe_back(str(form.get("back", ""))))
 
 
@@ -261,7 +251,8 @@ async def set_primary(request: web.Request, admin: Admin) -> web.StreamResponse:
 async def reset_confirm(request: web.Request, admin: Admin) -> web.StreamResponse:
     core = request.app[CORE]
     pid = _person_id(request)
-    person, _, syncs = await _load(core, pid)
+    async with core.sessions() as session:
+        person, _, syncs = await _found(lifecycle.load(session, pid))
     context: dict[str, Any] = {
         "person_id": pid,
         "name": person.display_name or person.email,
@@ -281,9 +272,9 @@ async def reset(request: web.Request, admin: Admin) -> web.StreamResponse:
     form = await request.post()
     try:
         async with core.transaction() as session:
-            sentence = await lifecycle.reset(session, core, admin.actor, pid)
+            sentence = await resetting.reset(session, core, admin.actor, pid)
     except lifecycle.NotFound:
-        raise HubError(404, "This person no longer exists. Reload the page.") from None
+        raise HubError(404, GONE) from None
     return answer(request, sentence, _safe_back(str(form.get("back", ""))))
 
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
 
@@ -26,7 +27,7 @@ from bot.types import PlatformError
 from bot.web import CORE
 from store.hub_queries import last_events
 from store.imports import FAILED, RUNNING, ImportRuns
-from store.models import ImportRun
+from store.models import Connection, ImportRun
 from store.repositories import Connections
 
 CHECK_TIMEOUT = 5.0  # seconds: a platform slower than this is reported as not answering
@@ -87,84 +88,96 @@ async def check(core: Core, platform: str) -> Check:
     return Check(True, f"Credentials work: connected to {name}.")
 
 
+@admin_view
+async def platforms_page(request: web.Request, admin: Admin) -> web.StreamResponse:
+    core = request.app[CORE]
+    names = list(core.platforms)
+    checks = await asyncio.gather(*(check(core, n) for n in names))
+    async with core.sessions() as session:
+        rows = await Connections(session).all()
+        events = await last_events(session)
+        runs = await ImportRuns(session).all()
+    cards = [
+        _card(core, name, result, rows.get(name), events.get(name), runs.get(name))
+        for name, result in zip(names, checks, strict=True)
+    ]
+    missing = [cls.label for key, cls in ADAPTERS.items() if key not in core.platforms]
+    return render(
+        request,
+        "platforms.html",
+        title="Connect Platforms",
+        admin=admin,
+        cards=cards,
+        missing=missing,
+        public_url=core.settings.public_url,
+    )
+
+
+@admin_view
+async def start_import(request: web.Request, admin: Admin) -> web.StreamResponse:
+    core = request.app[CORE]
+    platform = _platform(core, request)
+    run = await start(core, platform, admin.actor)
+    if wants_json(request):
+        return web.json_response(run, status=202)
+    return redirect("/hub/platforms", f"Importing {core.label(platform)}…")
+
+
+@admin_view
+async def import_progress(request: web.Request, _admin: Admin) -> web.StreamResponse:
+    core = request.app[CORE]
+    platform = _platform(core, request)
+    run = await current(core, platform)
+    if run is None:
+        raise HubError(404, f"No import of {core.label(platform)} has run yet.")
+    return web.json_response(run)
+
+
+@admin_view
+async def authorize(request: web.Request, admin: Admin) -> web.StreamResponse:
+    """The admin grant a platform's directory needs (Webex): a single-use link to open."""
+    core = request.app[CORE]
+    platform = _platform(core, request)
+    try:
+        url = await connect.start(core, platform, admin.actor)
+    except ValueError as exc:
+        raise HubError(400, str(exc)) from None
+    if wants_json(request):
+        return web.json_response({"ok": True, "url": url})
+    return render(
+        request,
+        "authorize.html",
+        title=f"Authorize {core.label(platform)}",
+        admin=admin,
+        label=core.label(platform),
+        url=url,
+    )
+
+
+def _card(
+    core: Core,
+    name: str,
+    result: Check,
+    row: Connection | None,
+    last_event: datetime | None,
+    run: ImportRun | None,
+) -> dict[str, object]:
+    """One platform's card: the live check, the stored connection and the last import."""
+    return {
+        "name": name,
+        "label": core.label(name),
+        "check": result,
+        "workspace": row.workspace_name if row else "",
+        "accounts": row.account_count if row else 0,
+        "last_import": row.last_import_at if row else None,
+        "last_event": last_event,
+        "grant_needed": connect.needs_admin_grant(core, name) is not None,
+        "granted": bool(row and row.admin_grant),
+        "run": run_json(core, run) if run is not None else None,
+    }
+
+
 def page_routes() -> list[web.RouteDef]:
-    @admin_view
-    async def platforms_page(request: web.Request, admin: Admin) -> web.StreamResponse:
-        core = request.app[CORE]
-        names = list(core.platforms)
-        checks = await asyncio.gather(*(check(core, n) for n in names))
-        async with core.sessions() as session:
-            rows = await Connections(session).all()
-            events = await last_events(session)
-            runs = await ImportRuns(session).all()
-        cards = []
-        for name, result in zip(names, checks, strict=True):
-            row = rows.get(name)
-            grant_needed = connect.needs_admin_grant(core, name) is not None
-            run = runs.get(name)
-            cards.append(
-                {
-                    "name": name,
-                    "label": core.label(name),
-                    "check": result,
-                    "workspace": row.workspace_name if row else "",
-                    "accounts": row.account_count if row else 0,
-                    "last_import": row.last_import_at if row else None,
-                    "last_event": events.get(name),
-                    "grant_needed": grant_needed,
-                    "granted": bool(row and row.admin_grant),
-                    "run": run_json(core, run) if run is not None else None,
-                }
-            )
-        missing = [cls.label for key, cls in ADAPTERS.items() if key not in core.platforms]
-        return render(
-            request,
-            "platforms.html",
-            title="Connect Platforms",
-            admin=admin,
-            cards=cards,
-            missing=missing,
-            public_url=core.settings.public_url,
-        )
-
-    @admin_view
-    async def start_import(request: web.Request, admin: Admin) -> web.StreamResponse:
-        core = request.app[CORE]
-        platform = _platform(core, request)
-        run = await start(core, platform, admin.actor)
-        if wants_json(request):
-            return web.json_response(run, status=202)
-        return redirect("/hub/platforms", f"Importing {core.label(platform)}…")
-
-    @admin_view
-    async def import_progress(request: web.Request, admin: Admin) -> web.StreamResponse:
-        core = request.app[CORE]
-        platform = _platform(core, request)
-        run = await current(core, platform)
-        if run is None:
-            raise HubError(404, f"No import of {core.label(platform)} has run yet.")
-        return web.json_response(run)
-
-    @admin_view
-    async def authorize(request: web.Request, admin: Admin) -> web.StreamResponse:
-        """The admin grant a platform's directory needs (Webex): a single-use link to open."""
-        core = request.app[CORE]
-        platform = _platform(core, request)
-        try:
-            url = await connect.start(core, platform, admin.actor)
-        except ValueError as exc:
-            raise HubError(400, str(exc)) from None
-        if wants_json(request):
-            return web.json_response({"ok": True, "url": url})
-        return render(
-            request,
-            "authorize.html",
-            title=f"Authorize {core.label(platform)}",
-            admin=admin,
-            label=core.label(platform),
-            url=url,
-        )
-
     return [
         web.get("/hub/platforms", platforms_page),
         web.post("/hub/platforms/{platform}/import", start_import),

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from bot.core import Core
 from bot.lifecycle import facts
-from bot.sync import ICONS, PersonFacts, Rule, Status, SyncRefused, describe_reason, plan_sync
+from bot.sync import ICONS, PersonFacts, Rule, Status, describe_reason
+from bot.usecases.sync import plan_each
 from store.models import Account, Person, Sync
 
 HUB_FIXES = {
@@ -79,11 +80,10 @@ def _hover(core: Core, platform: str, sync: Sync | None, why_not: str) -> str:
 
 def _refusal(core: Core, person: PersonFacts, platform: str) -> str:
     """Why no sync to `platform` can happen (the state machine's own refusal), or ""."""
-    try:
-        plan_sync(person, core.org_facts(), platform, core.label)
-    except SyncRefused as refused:
-        return f"{refused.message} {HUB_FIXES.get(refused.rule, refused.fix)}"
-    return ""
+    (item,) = plan_each(person, core.org_facts(), [platform], core.label)
+    if item.refused is None:
+        return ""
+    return f"{item.refused.message} {HUB_FIXES.get(item.refused.rule, item.refused.fix)}"
 
 
 def _cell(core: Core, person: PersonFacts, platform: str, sync: Sync | None) -> Cell:

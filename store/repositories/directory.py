@@ -172,33 +172,21 @@ class Directory(Repo):
         )
         if named:
             return list(named)
-        like = f"%{needle}%"
+        # `50%` or `a_b` means those characters, not LIKE wildcards.
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         fuzzy = await self.session.execute(
             select(Person)
-            .where(or_(func.lower(Person.display_name).like(like), Person.match_key.like(like)))
+            .where(
+                or_(
+                    func.lower(Person.display_name).like(like, escape="\\"),
+                    Person.match_key.like(like, escape="\\"),
+                )
+            )
             .order_by(Person.display_name)
             .limit(limit)
         )
         return list(fuzzy.scalars())
-
-    async def list_people(
-        self, text: str | None, offset: int, limit: int
-    ) -> tuple[list[Person], int]:
-        stmt = select(Person).where(
-            Person.id.in_(select(Account.person_id).where(~Account.is_bot, ~Account.is_guest))
-        )
-        if text:
-            like = f"%{text.strip().lower()}%"
-            stmt = stmt.where(
-                or_(func.lower(Person.display_name).like(like), Person.match_key.like(like))
-            )
-        total = (
-            await self.session.execute(select(func.count()).select_from(stmt.subquery()))
-        ).scalar_one()
-        page = await self.session.execute(
-            stmt.order_by(func.lower(Person.display_name), Person.id).offset(offset).limit(limit)
-        )
-        return list(page.scalars()), int(total)
 
     async def accounts_for(self, person_ids: Sequence[int]) -> dict[int, list[Account]]:
         result = await self.session.execute(

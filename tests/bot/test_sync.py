@@ -8,17 +8,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.reminder_policy import (
+    Due,
+    ReminderPolicy,
+    next_due_at,
+    parse_duration,
+    parse_durations,
+    reminder_step,
+    reminders_passed,
+)
 from bot.sync import (
     FAILURE_REASONS,
     ICONS,
-    Due,
     Event,
     InvalidTransition,
     OrgFacts,
     PersonFacts,
     PressVerdict,
     PrimaryRefused,
-    ReminderPolicy,
     Rule,
     Status,
     SyncKind,
@@ -29,13 +36,8 @@ from bot.sync import (
     check_press,
     check_primary,
     describe_reason,
-    next_due_at,
-    parse_duration,
-    parse_durations,
     plan_sync,
     reason_for_person,
-    reminder_step,
-    reminders_passed,
 )
 
 # --- the transition table, written out from DESIGN.md independently of TRANSITIONS ----------

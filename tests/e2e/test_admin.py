@@ -141,3 +141,53 @@ async def test_reminder_after_allow_sends_a_working_sign_in_link(harness: Harnes
     async with h.http.get(callback) as resp:
         assert resp.status == 200
     assert await h.status(BOB, "zoom") == ("synced", None)
+
+
+async def test_a_confirmation_for_an_unknown_action_runs_nothing(harness: Harness) -> None:
+    """A pending action whose op this version does not know (an older or newer Mio stored it)
+    is refused in one sentence; it must never fall through to another action, such as reset."""
+    from bot.commands import run
+    from bot.crypto import new_token, token_hash
+    from bot.types import ButtonPress, Platform, PlatformUserId, ReplyTarget
+    from store.repositories import PendingActions
+
+    h = harness
+    await sync_bob(h)
+    bob = await h.person(BOB)
+    ada = h.org.find("slack", ADMIN).user_id
+    token = new_token()
+    async with h.core.transaction() as session:
+        PendingActions(session).add(
+            token_hash=token_hash(token),
+            actor=ADMIN,
+            platform="slack",
+            platform_user_id=ada,
+            command={"op": "frobnicate", "person": bob.id},  # type: ignore[attr-defined]
+            expires_at=h.clock.now() + timedelta(minutes=5),
+            used=False,
+        )
+    press = ButtonPress(
+        platform=Platform("slack"),
+        delivery_id=new_token(),
+        user_id=PlatformUserId(ada),
+        action_id="mio:confirm",
+        value=token,
+        message=None,
+        reply_to=ReplyTarget(Platform("slack")),
+    )
+    async with h.core.transaction() as session:
+        answer = await run.confirm(session, h.core, press)
+    assert str(answer.text) == run.NO_LONGER_IN_USE == "That button is no longer in use."
+    assert await h.status(BOB, "zoom") == ("synced", None)  # not reset
+    assert (await h.person(BOB)).primary_platform == "slack"  # type: ignore[attr-defined]
+
+
+async def test_wildcards_in_a_name_are_just_characters(harness: Harness) -> None:
+    """`%` and `_` are LIKE wildcards: unescaped, `status _` would match everybody."""
+    h = harness
+    for text in ("%", "_", "b_b"):
+        answer = await h.command("slack", ADMIN, f"status {text}")
+        assert "couldn't find anyone" in answer, (text, answer)
+        assert "matches" not in answer
+    assert "Bob Marley" in await h.command("slack", ADMIN, "users bob")
+    assert "Nobody matches" in await h.command("slack", ADMIN, "users b_b")

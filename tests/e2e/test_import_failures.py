@@ -13,6 +13,7 @@ from store.repositories import Connections, Directory
 from tests.e2e.conftest import ADMIN, Harness
 from tests.e2e.test_cli import mio
 from tests.e2e.test_consent_flow import BOB
+from tests.hub.conftest import wait_background
 
 MISSING_SCOPE = {"ok": False, "error": "missing_scope", "needed": "users:read.email"}
 
@@ -89,7 +90,8 @@ async def test_chat_import_answers_the_same_sentence(harness: Harness) -> None:
     refuse_third_slack_page(h)
     answer = await h.command("slack", ADMIN, "import slack")
     assert "Importing users from Slack" in answer
-    await h.deliver()  # runs the import, then delivers its answer
+    await wait_background(h.core)
+    await h.deliver()
     ada = h.org.find("slack", ADMIN).user_id
     final = str(h.slack.responses[ada][-1]["text"])
     assert "Slack refused the import (missing_scope), after 6 account(s)" in final

@@ -14,10 +14,19 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.core import Core
+from bot.delivery import Worker
 from bot.hub import create_link
 from tests.e2e.conftest import ADMIN, Harness, harness
 
-__all__ = ["ADMIN", "Harness", "Hub", "harness", "hub"]
+__all__ = ["ADMIN", "Harness", "Hub", "harness", "hub", "wait_background"]
+
+
+async def wait_background(core: Core) -> None:
+    """Run the background work (imports, revocations: outbox rows) as the app's worker would;
+    the harness turns that worker off."""
+    await Worker(core).drain()
+
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 

@@ -9,12 +9,13 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import delete, func, select
+from yarl import URL
 
 from bot.app import _prune
 from store.models import Account, HubSession, HubTicket, Person
 from store.repositories import Audit
 from tests.e2e.test_consent_flow import request_consent
-from tests.hub.conftest import ADMIN, Harness, Hub
+from tests.hub.conftest import ADMIN, Harness, Hub, wait_background
 
 GRACE = "grace@acme.test"  # on Slack, Zoom and Teams; an admin nowhere until a test says so
 
@@ -146,11 +147,11 @@ async def test_a_forged_or_expired_state_cookie_is_refused(harness: Harness) -> 
     async with jar() as http:
         async with http.get(h.url + "/hub/auth/slack", allow_redirects=False) as resp:
             authorize = resp.headers["Location"]
-        cookie = http.cookie_jar.filter_cookies(aiohttp.client.URL(h.url + "/hub/auth/"))
+        cookie = http.cookie_jar.filter_cookies(URL(h.url + "/hub/auth/"))
         state, platform, expires, mac = cookie["mio_hub_state"].value.split(".")
         http.cookie_jar.update_cookies(
             {"mio_hub_state": f"{state}.{platform}.{int(expires) + 3600}.{mac}"},
-            aiohttp.client.URL(h.url + "/hub/auth/"),
+            URL(h.url + "/hub/auth/"),
         )
         callback = await h.agents["slack"].authorize(authorize, ADMIN)
         async with http.get(callback) as resp:
@@ -180,7 +181,7 @@ async def test_signing_in_with_teams_keeps_the_grant_behind_a_sync(harness: Harn
     teams = h.sandbox.services["teams"]
     async with jar() as http:
         assert (await oauth(Hub(h, http), "teams", ADMIN))[0] == 303
-    await h.deliver()  # the sign-in's revocation, had there been one, ran
+    await wait_background(h.core)  # the sign-in's revocation, had there been one, ran
     assert teams.deleted_grants == []  # type: ignore[attr-defined]
 
 

@@ -6,14 +6,14 @@ import asyncio
 
 from bot.directory import begin_import, run_import
 from tests.e2e.test_import_failures import refuse_third_slack_page
-from tests.hub.conftest import Hub
+from tests.hub.conftest import Hub, wait_background
 
 
 async def test_hub_shows_the_same_sentence(hub: Hub) -> None:
     h = hub.h
     refuse_third_slack_page(h)
     await hub.post("/hub/platforms/slack/import", status=202)
-    await h.deliver()  # the import is an outbox row: the worker runs it
+    await wait_background(h.core)
     run = await hub.json("/hub/platforms/slack/import")
     assert (run["done"], run["ok"]) == (True, False)
     assert run["sentence"].startswith("Slack refused the import (missing_scope), after 6 account")
@@ -35,4 +35,4 @@ async def test_hub_refuses_a_second_import_that_chat_or_the_cli_runs(hub: Hub) -
     run = await hub.json("/hub/platforms/slack/import")
     assert (run["done"], run["ok"], run["count"]) == (True, True, 11)
     await hub.post("/hub/platforms/slack/import", status=202)  # free again
-    await asyncio.wait_for(h.deliver(), 30)
+    await asyncio.wait_for(wait_background(h.core), 30)
