@@ -107,7 +107,11 @@ async def seed(
             stop = min(start + CHUNK, people)
             async with engine.begin() as conn:
                 rows = [_person(i, now) for i in range(start, stop)]
-                ids = (await conn.execute(insert(Person).returning(Person.id, sort_by_parameter_order=True), rows)).scalars()
+                ids = (
+                    await conn.execute(
+                        insert(Person).returning(Person.id, sort_by_parameter_order=True), rows
+                    )
+                ).scalars()
                 pids = list(zip(range(start, stop), ids, strict=True))
                 accounts = [_account(pl, i, pid, now) for i, pid in pids for pl in PLATFORMS]
                 await conn.execute(insert(Account), accounts)

@@ -20,13 +20,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from adapters.slack.blocks import fallback_text, render_blocks
+from benchmarks import seed
 from bot import codec, messages
 from bot.types import MessageRef
-from sandbox.slack import SandboxMessage, SlackSandbox
+from sandbox.slack import SandboxMessage, SlackSandbox, wire
 from sandbox.slack import payloads as p
-from sandbox.slack import wire
-
-from benchmarks import seed
 
 EVENTS_PATH = "/slack/events"
 REPLAY_LUA = Path(__file__).with_name("replay.lua")
@@ -44,6 +42,7 @@ class Result:
     non_2xx: int
     socket_errors: int
     wraps: int  # requests sent beyond the prepared ones (repeats: not state changes)
+    cpu_ms: float = 0.0  # the server process's CPU time per request (user + system)
 
     @property
     def rate(self) -> float:
@@ -141,6 +140,7 @@ async def run_wrk(
     port: int, path: Path, *, seconds: float, connections: int, threads: int = 2
 ) -> Result:
     """wrk on loopback replaying `path`; the timeout is long so slow answers are timed, not lost."""
+    threads = min(threads, connections)
     proc = await asyncio.create_subprocess_exec(
         "wrk",
         f"-t{threads}",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -65,19 +66,19 @@ def free_port() -> int:
 async def wait_ready(port: int, proc: asyncio.subprocess.Process, log: Path) -> None:
     for _ in range(300):
         if proc.returncode is not None:
-            raise RuntimeError(f"server exited ({proc.returncode}): {log.read_text()[-3000:]}")
+            raise RuntimeError(f"server exited ({proc.returncode}): see {log}")
         with contextlib.suppress(OSError):
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
             return
         await asyncio.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start: {log.read_text()[-3000:]}")
+    raise RuntimeError(f"server on port {port} did not start: see {log}")
 
 
 @contextlib.asynccontextmanager
 async def server(
     argv: list[str], env: dict[str, str], port: int, log: Path, cwd: Path
-) -> AsyncIterator[None]:
+) -> AsyncIterator[int]:
     """A server process for the duration of the block; SIGINT stops it as Ctrl-C would."""
     with log.open("w") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -85,7 +86,7 @@ async def server(
         )
     try:
         await wait_ready(port, proc, log)
-        yield
+        yield proc.pid
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
@@ -99,7 +100,7 @@ async def server(
 def mio_argv(profile: Path | None, name: str) -> list[str]:
     if profile is None:
         return [str(Path(sys.executable).with_name("mio")), "serve"]
-    out = profile / f"mio-{name}.prof"
+    out = profile / f"mio-{name}"
     return [sys.executable, str(ROOT / "benchmarks" / "profiled.py"), str(out), "serve"]
 
 
@@ -112,6 +113,7 @@ def mio_env(sandbox: Sandbox, url: str, port: int) -> dict[str, str]:
         "MIO_ADMINS": "ada@acme.test",
         "MIO_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PORT": str(port),
+        **({"MIO_SWITCH": os.environ["MIO_SWITCH"]} if "MIO_SWITCH" in os.environ else {}),
     }
 
 
@@ -129,18 +131,32 @@ async def warm_up(slack: SlackSandbox, port: int, count: int = 20) -> None:
                     raise RuntimeError(f"warm-up answered {resp.status}: {await resp.text()}")
 
 
+def cpu_seconds(pid: int, task: int | None = None) -> float:
+    """User + system CPU time so far of a process, or of one of its threads (`task`)."""
+    stat = f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(
-    slack: SlackSandbox, port: int, args: argparse.Namespace, work: Path
+    slack: SlackSandbox, port: int, pid: int, args: argparse.Namespace, work: Path
 ) -> dict[str, Result]:
     await warm_up(slack, port)
     results: dict[str, Result] = {}
     count = int(args.seconds * RATE_CEILING)
-    for workload in WORKLOADS:
+    for workload in args.workloads.split(","):
         path = work / f"{workload}.req"
         write_requests(path, requests(slack, workload, count, port))
-        results[workload] = await run_wrk(
-            port, path, seconds=args.seconds, connections=args.connections
+        before, loop_before = cpu_seconds(pid), cpu_seconds(pid, pid)
+        result = await run_wrk(port, path, seconds=args.seconds, connections=args.connections)
+        cpu = cpu_seconds(pid) - before
+        loop_cpu = cpu_seconds(pid, pid) - loop_before
+        print(
+            f"  {workload}: {result.requests} requests, CPU {cpu:.2f} s, of which the event "
+            f"loop's thread {loop_cpu:.2f} s",
+            file=sys.stderr,
         )
+        results[workload] = dataclasses.replace(result, cpu_ms=cpu * 1000 / max(result.requests, 1))
         path.unlink()
     return results
 
@@ -188,15 +204,16 @@ async def run_mio(
             sandbox.point_at(f"http://127.0.0.1:{port}")
             log = work / "mio.log"
             env = mio_env(sandbox, url, port)
-            async with server(mio_argv(args.profile, kind), env, port, log, work):
-                results = await measure(slack, port, args, work)
+            async with server(mio_argv(args.profile, kind), env, port, log, work) as pid:
+                results = await measure(slack, port, pid, args, work)
             text = log.read_text()
             failed = text.count("failed (ref:") + text.count("Traceback")
             changed = await allowed(url)
             if args.keep_logs:
                 (args.keep_logs / f"mio-{kind}.log").write_text(text)
+    presses = results["press"].requests if "press" in results else 0
     checks = (
-        f"{LABELS[kind]}: {changed:,} syncs allowed for {results['press'].requests:,} presses; "
+        f"{LABELS[kind]}: {changed:,} syncs allowed for {presses:,} presses; "
         f"{failed} handler failures or tracebacks in its log"
     )
     return results, checks
@@ -210,16 +227,17 @@ async def run_bolt(sandbox: Sandbox, args: argparse.Namespace) -> dict[str, Resu
     argv = [sys.executable, str(ROOT / "benchmarks" / "bolt_app.py"), str(port)]
     with tempfile.TemporaryDirectory(prefix="mio-bench-bolt-") as tmp:
         work = Path(tmp)
-        async with server(argv, env, port, work / "bolt.log", work):
-            return await measure(slack, port, args, work)
+        async with server(argv, env, port, work / "bolt.log", work) as pid:
+            return await measure(slack, port, pid, args, work)
 
 
 def table(results: dict[str, dict[str, Result]]) -> str:
     rows = [
-        "| workload | server | req/s | p50 ms | p99 ms | ratio to Bolt | non-2xx | errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| workload | server | req/s | p50 ms | p99 ms | ratio to Bolt | CPU ms/req "
+        "| non-2xx | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for workload in WORKLOADS:
+    for workload in [w for w in WORKLOADS if w in next(iter(results.values()), {})]:
         bolt = results.get("bolt", {}).get(workload)
         for name, by_workload in results.items():
             r = by_workload[workload]
@@ -227,7 +245,8 @@ def table(results: dict[str, dict[str, Result]]) -> str:
             wraps = f" ({r.wraps:,} repeats)" if r.wraps else ""
             rows.append(
                 f"| {WORKLOAD_LABELS[workload]} | {LABELS[name]} | {r.rate:,.0f}{wraps} | "
-                f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {ratio} | {r.non_2xx} | {r.socket_errors} |"
+                f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {ratio} | {r.cpu_ms:.2f} | {r.non_2xx} | "
+                f"{r.socket_errors} |"
             )
     return "\n".join(rows)
 
@@ -261,8 +280,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="wrk duration per cell")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--no-bolt", action="store_true", help="skip the Bolt baseline")
-    parser.add_argument("--profile", type=Path, help="cProfile Mio into DIR/mio-<db>.prof")
+    parser.add_argument(
+        "--profile", type=Path, help="profile Mio into DIR/mio-<db>.txt (pyinstrument) or .prof"
+    )
     parser.add_argument("--keep-logs", type=Path, help="copy Mio's log into this folder")
     return parser.parse_args()
 

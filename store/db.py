@@ -7,7 +7,9 @@ fleet that shares one PostgreSQL never runs old code against a newer schema unno
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +19,25 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, make_url, text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy import event, exc, make_url, text
+from sqlalchemy.engine import URL, Connection, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.util.concurrency import in_greenlet
+
+try:  # SQLAlchemy 2.1 renamed await_only, which 2.0 has
+    from sqlalchemy.util.concurrency import await_
+except ImportError:  # pragma: no cover - SQLAlchemy 2.0
+    from sqlalchemy.util.concurrency import await_only as await_
 
 ALEMBIC_INI = Path(__file__).parent / "alembic.ini"
 
 # Writers queue for this long instead of failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Statements that make pysqlite open a transaction (and SQLite take its one write lock).
+_SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_HOLDS_WRITE_LOCK = "mio_sqlite_write_lock"
 
 # Any constant works; it only has to be the same in every Mio process sharing the database.
 _PG_MIGRATION_LOCK = 0x4D696F  # "Mio"
@@ -130,12 +141,15 @@ def _sqlite_is_memory(url: URL) -> bool:
 
 
 def _make_sqlite_engine(url: URL, engine_kwargs: dict[str, Any]) -> AsyncEngine:
-    """SQLite with foreign keys enforced, WAL (readers never block the writer) and a busy wait.
+    """SQLite with foreign keys enforced, WAL (readers never block the writer), one writer at a
+    time per process (`SqliteWriteGate`) and a busy wait for writers of other processes.
 
-    Transactions keep the pysqlite default (BEGIN is deferred to the first write), because
-    a read-then-write transaction under an explicit BEGIN fails at once with SQLITE_BUSY when
-    another connection wrote meanwhile; the busy timeout only helps writes that start fresh.
-    Migrations, which need all-or-nothing, take a real transaction in `_migration_scope`.
+    Transactions keep the pysqlite default: reads run outside a transaction and BEGIN is
+    issued just before the first write, so the write lock is taken at the same moment as the
+    snapshot. An explicit BEGIN (even IMMEDIATE, for every read-only request too) would either
+    fail a read-then-write transaction with SQLITE_BUSY when another connection wrote
+    meanwhile, or serialise the readers as well. Migrations, which need all-or-nothing DDL,
+    take a real transaction in `_migration_scope`.
     """
     in_memory = _sqlite_is_memory(url)
     # A missing folder is not created: a typo in the path would silently start an empty
@@ -151,10 +165,109 @@ def _make_sqlite_engine(url: URL, engine_kwargs: dict[str, Any]) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL is durable against a process crash, and skips an fsync
+                # per commit (only a power cut can lose the last transactions).
+                cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
 
+    SqliteWriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000).attach(engine)
     return engine
+
+
+class SqliteWriteGate:
+    """One write transaction at a time in this process, queued on an asyncio lock.
+
+    SQLite has one write lock per database. Left to SQLite, writers that find it taken sleep in
+    its busy handler (1, 2, 5 … up to 100 ms between tries), so with 16 webhooks at once one
+    request in a hundred waited over a second. Here a connection takes the process's lock just
+    before its first write statement (when pysqlite opens the transaction) and gives it back
+    once its COMMIT or ROLLBACK has returned, so the next writer starts at once, in arrival
+    order, and never meets SQLite's lock. Writers in other processes (a `mio` command beside
+    `mio serve`) still meet there, and wait out the busy timeout as before.
+
+    A writer that waits longer than `timeout` fails as SQLite would ("database is locked"), so
+    a transaction that waits for itself through a second session fails instead of hanging.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def attach(self, engine: AsyncEngine) -> None:
+        sync_engine = engine.sync_engine
+        event.listen(sync_engine, "before_cursor_execute", self._before_execute)
+        # The lock is given back once COMMIT or ROLLBACK has returned, not when it is about to
+        # run (the "commit" event): the next writer would find SQLite's lock still held.
+        dialect = sync_engine.dialect
+        dialect.do_commit = _then_release(dialect.do_commit)  # type: ignore[method-assign,assignment]
+        dialect.do_rollback = _then_release(dialect.do_rollback)  # type: ignore[method-assign,assignment]
+        # Backstops: a connection invalidated or returned mid-transaction gives the lock back.
+        for name in ("checkin", "invalidate", "close"):
+            event.listen(sync_engine.pool, name, self._release_record)
+
+    def _lock(self) -> asyncio.Lock:
+        # One lock per event loop: tests run several loops, and a lock belongs to one.
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    def _before_execute(
+        self,
+        conn: Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: ExecutionContext | None,
+        _executemany: bool,
+    ) -> None:
+        if _HOLDS_WRITE_LOCK in conn.info or not in_greenlet():
+            return
+        if not statement.lstrip()[:8].upper().startswith(_SQLITE_WRITES):
+            return
+        lock = self._lock()
+        try:
+            await_(asyncio.wait_for(lock.acquire(), self.timeout))
+        except TimeoutError:
+            raise exc.OperationalError(
+                statement, None, Exception(f"database is locked (waited {self.timeout:g} s)")
+            ) from None
+        conn.info[_HOLDS_WRITE_LOCK] = lock
+
+    @staticmethod
+    def _release_record(_dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
+        _release(record.info)
+
+
+def _then_release(end: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Wrap the dialect's COMMIT or ROLLBACK so the write lock is given back right after it.
+
+    SQLAlchemy passes the pool's connection (whose `info` holds the lock) from a Connection and
+    from the pool's reset alike.
+    """
+
+    def run(dbapi_connection: Any) -> None:
+        try:
+            end(dbapi_connection)
+        finally:
+            try:
+                info = dbapi_connection.info
+            except (AttributeError, NotImplementedError):  # the dialect's first-connect probe
+                info = None
+            if info is not None:
+                _release(info)
+
+    return run
+
+
+def _release(info: dict[Any, Any]) -> None:
+    lock = info.pop(_HOLDS_WRITE_LOCK, None)
+    if lock is not None:
+        lock.release()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
