@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from adapters.slack.blocks import fallback_text, render_blocks
+from adapters.slack.errors import SLACK
 from benchmarks import seed
 from bot import codec, messages
 from bot.types import MessageRef
@@ -60,7 +61,7 @@ def consent_dms(slack: SlackSandbox, people: int) -> dict[int, dict[str, Any]]:
         slack.messages[(channel, ts)] = SandboxMessage(
             channel, ts, bot, fallback_text(request), render_blocks(request)
         )
-        refs[i] = codec.dump(MessageRef("slack", channel_id=channel, message_id=ts))
+        refs[i] = codec.dump(MessageRef(SLACK, channel_id=channel, message_id=ts))
     return refs
 
 

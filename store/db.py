@@ -39,6 +39,11 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 _SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _HOLDS_WRITE_LOCK = "mio_sqlite_write_lock"
 
+# Connections kept per process, and the extra ones a burst may open for a moment. PostgreSQL's
+# default max_connections (100) leaves room for several processes of this size.
+POOL_SIZE = 20
+POOL_OVERFLOW = 10
+
 # Any constant works; it only has to be the same in every Mio process sharing the database.
 _PG_MIGRATION_LOCK = 0x4D696F  # "Mio"
 
@@ -125,7 +130,14 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, **engine_kwargs: Any) -> AsyncEngine:
     """An engine tuned for the backend; extra keyword arguments go to SQLAlchemy unchanged."""
     parsed = make_url(normalize_url(url))
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if engine_kwargs.get("poolclass") is None and not (sqlite and _sqlite_is_memory(parsed)):
+        # Enough pooled connections for a burst of webhooks: beyond `pool_size` a connection
+        # is closed when it is given back, and the next burst pays a new connection again
+        # (asyncpg's handshake, or a thread and the PRAGMAs for SQLite).
+        engine_kwargs.setdefault("pool_size", POOL_SIZE)
+        engine_kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    if sqlite:
         return _make_sqlite_engine(parsed, engine_kwargs)
     if parsed.get_backend_name() == "postgresql":
         # Load balancers and PostgreSQL restarts drop idle connections; check before use.
