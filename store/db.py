@@ -13,12 +13,8 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, exc, make_url, text
 from sqlalchemy.engine import URL, Connection, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,6 +26,9 @@ try:  # SQLAlchemy 2.1 renamed await_only, which 2.0 has
     from sqlalchemy.util.concurrency import await_
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util.concurrency import await_only as await_
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ALEMBIC_INI = Path(__file__).parent / "alembic.ini"
 
@@ -289,6 +288,9 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def alembic_config(url: str | None = None) -> Config:
     """The Alembic config shipped inside the package, usable from any working directory."""
+    # Alembic is imported when used (a quarter of a second): `mio --help` never needs it.
+    from alembic.config import Config
+
     config = Config(str(ALEMBIC_INI))
     if url is not None:
         # Passed as an attribute, not a main option: configparser would choke on a '%'
@@ -300,6 +302,8 @@ def alembic_config(url: str | None = None) -> Config:
 @functools.cache
 def _known_revisions() -> tuple[str, frozenset[str]]:
     """(head, every revision id) of the migrations this code ships; fixed for the process."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     head = script.get_current_head()
     if head is None:
@@ -308,6 +312,8 @@ def _known_revisions() -> tuple[str, frozenset[str]]:
 
 
 def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -345,6 +351,8 @@ async def upgrade(url: str) -> tuple[str | None, str]:
         if before is not None and before not in known:
             # Alembic would only say "Can't locate revision"; say which Mio to run instead.
             raise SchemaAhead(before, head)
+        from alembic import command
+
         config = alembic_config(url)
         # env.py uses this connection, so Alembic joins our transaction and lock.
         config.attributes["connection"] = connection
