@@ -242,12 +242,16 @@ class SqliteWriteGate:
             return
         lock = self._lock()
         try:
-            await_(asyncio.wait_for(lock.acquire(), self.timeout))
+            # Uncontended (the usual case with one process): no timeout to arm.
+            await_(lock.acquire() if not lock.locked() else self._wait(lock))
         except TimeoutError:
             raise exc.OperationalError(
                 statement, None, Exception(f"database is locked (waited {self.timeout:g} s)")
             ) from None
         conn.info[_HOLDS_WRITE_LOCK] = lock
+
+    async def _wait(self, lock: asyncio.Lock) -> bool:
+        return await asyncio.wait_for(lock.acquire(), self.timeout)
 
     @staticmethod
     def _release_record(_dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
