@@ -48,7 +48,7 @@ from store.models import Sync  # noqa: E402
 
 PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 PG_DATABASE = "mio_bench"
-RATE_CEILING = 2000  # requests a second no server here reaches: how many to prepare
+RATE_CEILING = 3000  # requests a second no server here reaches: how many to prepare
 LABELS = {"bolt": "minimal Bolt app", "sqlite": "Mio on SQLite", "postgresql": "Mio on PostgreSQL"}
 WORKLOAD_LABELS = {
     "command": "`/mio help` slash commands",
