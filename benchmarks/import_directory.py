@@ -40,8 +40,11 @@ def make_org(n: int) -> Org:
         accounts.append(OrgAccount("slack", f"U{i:08d}", email, f"Person {i}"))
         if i % 4 != 0:  # three in four people are on Zoom too
             accounts.append(OrgAccount("zoom", f"Z{i:08d}x", email.upper(), f"Person {i}"))
-    return Org("Bench", {"slack": {"id": "TBENCH", "name": "Bench"},
-                         "zoom": {"id": "bench", "name": "Bench"}}, accounts)
+    return Org(
+        "Bench",
+        {"slack": {"id": "TBENCH", "name": "Bench"}, "zoom": {"id": "bench", "name": "Bench"}},
+        accounts,
+    )
 
 
 def serve_sandbox(n: int, conn: Connection) -> None:
@@ -66,8 +69,9 @@ async def run(db_url: str, n: int) -> list[tuple[str, float, float]]:
     server.start()
     env = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
     await upgrade(db_url)
-    settings = Settings.from_env({**env, "MIO_DATABASE_URL": db_url,
-                                  "MIO_SECRET_KEY": Fernet.generate_key().decode()})
+    settings = Settings.from_env(
+        {**env, "MIO_DATABASE_URL": db_url, "MIO_SECRET_KEY": Fernet.generate_key().decode()}
+    )
     core = build_core(settings)
     for adapter in core.platforms.values():
         if isinstance(adapter, (SlackPlatform, ZoomPlatform)):  # measure the bot, not the pace

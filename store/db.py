@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
+from store.sqlite_writer import SqliteWriteGate
+
 if TYPE_CHECKING:  # Alembic is imported by the functions that migrate: `mio users` needs none
     from alembic.config import Config
 
@@ -26,6 +28,11 @@ ALEMBIC_INI = Path(__file__).parent / "alembic.ini"
 
 # Writers queue for this long instead of failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# Connections kept per process, and the extra ones a burst may open for a moment. PostgreSQL's
+# default max_connections (100) leaves room for several processes of this size.
+POOL_SIZE = 20
+POOL_OVERFLOW = 10
 
 # Any constant works; it only has to be the same in every Mio process sharing the database.
 _PG_MIGRATION_LOCK = 0x4D696F  # "Mio"
@@ -113,7 +120,14 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, **engine_kwargs: Any) -> AsyncEngine:
     """An engine tuned for the backend; extra keyword arguments go to SQLAlchemy unchanged."""
     parsed = make_url(normalize_url(url))
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if engine_kwargs.get("poolclass") is None and not (sqlite and _sqlite_is_memory(parsed)):
+        # Enough pooled connections for a burst of webhooks: beyond `pool_size` a connection
+        # is closed when it is given back, and the next burst pays a new connection again
+        # (asyncpg's handshake, or a thread and the PRAGMAs for SQLite).
+        engine_kwargs.setdefault("pool_size", POOL_SIZE)
+        engine_kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    if sqlite:
         return _make_sqlite_engine(parsed, engine_kwargs)
     if parsed.get_backend_name() == "postgresql":
         # Load balancers and PostgreSQL restarts drop idle connections; check before use.
@@ -129,12 +143,15 @@ def _sqlite_is_memory(url: URL) -> bool:
 
 
 def _make_sqlite_engine(url: URL, engine_kwargs: dict[str, Any]) -> AsyncEngine:
-    """SQLite with foreign keys enforced, WAL (readers never block the writer) and a busy wait.
+    """SQLite with foreign keys enforced, WAL (readers never block the writer), one writer at a
+    time per process (`SqliteWriteGate`) and a busy wait for writers of other processes.
 
-    Transactions keep the pysqlite default (BEGIN is deferred to the first write), because
-    a read-then-write transaction under an explicit BEGIN fails at once with SQLITE_BUSY when
-    another connection wrote meanwhile; the busy timeout only helps writes that start fresh.
-    Migrations, which need all-or-nothing, take a real transaction in `_migration_scope`.
+    Transactions keep the pysqlite default: reads run outside a transaction and BEGIN is
+    issued just before the first write, so the write lock is taken at the same moment as the
+    snapshot. An explicit BEGIN (even IMMEDIATE, for every read-only request too) would either
+    fail a read-then-write transaction with SQLITE_BUSY when another connection wrote
+    meanwhile, or serialise the readers as well. Migrations, which need all-or-nothing DDL,
+    take a real transaction in `_migration_scope`.
     """
     in_memory = _sqlite_is_memory(url)
     # A missing folder is not created: a typo in the path would silently start an empty
@@ -150,9 +167,13 @@ def _make_sqlite_engine(url: URL, engine_kwargs: dict[str, Any]) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL is durable against a process crash, and skips an fsync
+                # per commit (only a power cut can lose the last transactions).
+                cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
 
+    SqliteWriteGate(SQLITE_BUSY_TIMEOUT_MS / 1000).attach(engine)
     return engine
 
 
@@ -163,6 +184,7 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def alembic_config(url: str | None = None) -> Config:
     """The Alembic config shipped inside the package, usable from any working directory."""
+    # Alembic is imported when used (a quarter of a second): `mio --help` never needs it.
     from alembic.config import Config
 
     config = Config(str(ALEMBIC_INI))
@@ -225,10 +247,11 @@ async def upgrade(url: str) -> tuple[str | None, str]:
         if before is not None and before not in known:
             # Alembic would only say "Can't locate revision"; say which Mio to run instead.
             raise SchemaAhead(before, head)
+        from alembic import command
+
         config = alembic_config(url)
         # env.py uses this connection, so Alembic joins our transaction and lock.
         config.attributes["connection"] = connection
-        from alembic import command
 
         command.upgrade(config, "head")
         after = _current_revision(connection)
