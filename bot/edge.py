@@ -59,7 +59,7 @@ def make_handler(core: Core, route: Route | None = None) -> EventHandler:
     async def handle(event: InboundEvent) -> Outcome:
         try:
             async with core.transaction() as session:
-                if not await Events(session).first_time(
+                if not _reads_only(event) and not await Events(session).first_time(
                     event.platform, event.delivery_id, core.clock.now()
                 ):
                     log.info("repeat delivery %s ignored", event.delivery_id)
@@ -72,6 +72,11 @@ def make_handler(core: Core, route: Route | None = None) -> EventHandler:
         return Answered(answer)  # the transaction has committed
 
     return handle
+
+
+def _reads_only(event: InboundEvent) -> bool:
+    """An interactive request that changes nothing (help): answered again if replayed."""
+    return isinstance(event, InboundCommand) and run.reads_only(event)
 
 
 def on_failure(event: InboundEvent, ref: str) -> Outcome:

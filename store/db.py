@@ -33,6 +33,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # default max_connections (100) leaves room for several processes of this size.
 POOL_SIZE = 20
 POOL_OVERFLOW = 10
+POOL_RECYCLE_S = 300
 
 # Any constant works; it only has to be the same in every Mio process sharing the database.
 _PG_MIGRATION_LOCK = 0x4D696F  # "Mio"
@@ -130,8 +131,11 @@ def make_engine(url: str, **engine_kwargs: Any) -> AsyncEngine:
     if sqlite:
         return _make_sqlite_engine(parsed, engine_kwargs)
     if parsed.get_backend_name() == "postgresql":
-        # Load balancers and PostgreSQL restarts drop idle connections; check before use.
-        engine_kwargs.setdefault("pool_pre_ping", True)
+        # Load balancers drop idle connections (AWS's after 350 s): connections are renewed
+        # before that rather than pinged before every use, a round trip on every webhook
+        # (benchmarks/README.md). After a PostgreSQL restart, the first statement on a dead
+        # connection fails and SQLAlchemy then discards the whole pool.
+        engine_kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
         if parsed.drivername == "postgresql+asyncpg":
             connect_args = engine_kwargs.setdefault("connect_args", {})
             connect_args.setdefault("server_settings", {}).setdefault("application_name", "mio")

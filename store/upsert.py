@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -51,7 +53,21 @@ async def upsert(
 async def insert_ignore(
     session: AsyncSession, model: type[DeclarativeBase], row: dict[str, Any], keys: Sequence[str]
 ) -> bool:
-    """Insert one row unless its key exists; True when this call inserted it."""
-    stmt = _insert(session, model).values(row).on_conflict_do_nothing(index_elements=list(keys))
-    result = await session.execute(stmt)
+    """Insert one row unless its key exists; True when this call inserted it.
+
+    Every webhook runs this (its delivery id), so the statement is built once per dialect,
+    model and key and the row goes in as parameters: building it with `.values(row)` each time
+    cost more than the database round trip (benchmarks/README.md).
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    result = await session.execute(_insert_ignoring(dialect, model, tuple(keys)), row)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, model: type[DeclarativeBase], keys: tuple[str, ...]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the table, not the mapped class: with parameters the ORM would take it for a bulk
+    # insert, whose result has no rowcount.
+    table = cast(Table, model.__table__)
+    return insert(table).on_conflict_do_nothing(index_elements=list(keys))

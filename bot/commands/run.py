@@ -61,13 +61,32 @@ async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Messa
     except grammar.ParseError as exc:
         return messages.note(exc.message)
     spec = grammar.spec_of(command)
-    Audit(session).add(core.clock.now(), actor, "command", None, command=spec.name, text=event.text)
+    if not isinstance(command, grammar.Help):  # reading the help shows and changes nothing
+        Audit(session).add(
+            core.clock.now(), actor, "command", None, command=spec.name, text=event.text
+        )
     try:
         return await chat.HANDLERS[spec.name](chat.Asked(session, core, event, actor), command)
     except Ambiguous as exc:
         return messages.note(exc.message)
     except Refused as exc:
         return messages.note(f"{exc.message} {exc.fix}")
+
+
+def reads_only(event: InboundCommand) -> bool:
+    """A request for help, which only reads: a replay of it may simply be answered again.
+
+    Slack never retries a slash command, and a replayed signed one (within the five minutes
+    its signature is accepted) changes nothing, so the edge need not record its delivery id:
+    one write fewer on the commonest request (benchmarks/README.md). A typed DM saying "help"
+    is redelivered by its platform and stays de-duplicated, so it is not answered twice.
+    """
+    if event.redeliverable:
+        return False
+    try:
+        return isinstance(grammar.parse(event.text, []), grammar.Help)
+    except grammar.ParseError:
+        return False
 
 
 def _for_everyone(session: AsyncSession, core: Core, event: InboundCommand, actor: str) -> Message:

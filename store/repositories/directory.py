@@ -6,11 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from store.models import Account, Person, Sync
 from store.repositories.base import Repo
 from store.upsert import upsert
+
+# Every webhook looks its caller up: built once, run with parameters (benchmarks/README.md).
+_ACCOUNT_BY_ID = select(Account).where(
+    Account.platform == bindparam("platform"), Account.platform_user_id == bindparam("user_id")
+)
 
 
 class Directory(Repo):
@@ -125,7 +130,7 @@ class Directory(Repo):
 
     async def account(self, platform: str, user_id: str) -> Account | None:
         result = await self.session.execute(
-            select(Account).where(Account.platform == platform, Account.platform_user_id == user_id)
+            _ACCOUNT_BY_ID, {"platform": platform, "user_id": user_id}
         )
         return result.scalar_one_or_none()
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import messages
 from bot.app import build_core
 from bot.clock import ManualClock
+from bot.commands import grammar, run
 from bot.core import Core
 from bot.edge import make_handler, on_failure
 from bot.settings import Settings
@@ -28,7 +29,7 @@ from bot.types import (
     Redeliver,
     ReplyTarget,
 )
-from store.models import AuditEntry, ProcessedEvent
+from store.models import Account, AuditEntry, ProcessedEvent
 from store.repositories import Audit
 
 SLACK = Platform("slack")
@@ -140,3 +141,58 @@ async def test_a_button_nobody_handles_any_more_is_answered_and_remembered(core:
     outcome = await make_handler(core)(press("slack:act:T2", action_id="mio:gone"))
     assert outcome == Answered(messages.note("That button is no longer in use."))
     assert await rows(core) == (1, 0)
+
+
+async def test_a_help_slash_command_is_answered_again_and_a_typed_help_only_once(
+    core: Core,
+) -> None:
+    """`/mio help` changes nothing, so it writes nothing (no delivery id, no audit row) and a
+    replay is simply answered again; "help" typed in a DM is redelivered by its platform and
+    stays de-duplicated."""
+    script = Script()
+    handle = make_handler(core, script)
+    for _ in range(2):
+        answer = await handle(command("slack:cmd:T9", redeliverable=False))
+        assert answer == Answered(messages.note("ran slack:cmd:T9"))
+    assert script.runs == 2
+    assert (await rows(core))[0] == 0  # no delivery id recorded for the slash command
+    await handle(command("slack:evt:E9", redeliverable=True))
+    assert await handle(command("slack:evt:E9", redeliverable=True)) == Answered(None)
+    assert (script.runs, (await rows(core))[0]) == (3, 1)
+
+
+def test_only_a_request_for_help_that_no_platform_retries_reads_only() -> None:
+    help_command = command("slack:cmd:T1", redeliverable=False)
+    assert run.reads_only(help_command)
+    assert not run.reads_only(command("slack:evt:E1", redeliverable=True))
+    for text in ("sync @bob zoom", "users", "reset @bob", "", "help me please now"):
+        other = InboundCommand(SLACK, "slack:cmd:T2", help_command.user_id, text, TARGET)
+        assert run.reads_only(other) == isinstance(_parsed(text), grammar.Help), text
+
+
+def _parsed(text: str) -> object:
+    try:
+        return grammar.parse(text, [])
+    except grammar.ParseError:
+        return None
+
+
+async def test_an_admin_reading_help_leaves_no_audit_row(core: Core) -> None:
+    """The real commands: help shows the list and writes nothing; another command is audited."""
+    async with core.transaction() as session:
+        session.add(
+            Account(
+                platform=SLACK,
+                platform_user_id="UADA",
+                email="ada@acme.test",
+                display_name="Ada",
+                seen_at=core.clock.now(),
+            )
+        )
+    handle = make_handler(core)
+    ada = PlatformUserId("UADA")
+    answer = await handle(InboundCommand(SLACK, "slack:cmd:H1", ada, "help", TARGET))
+    assert isinstance(answer, Answered) and answer.message is not None
+    assert await rows(core) == (0, 0)
+    await handle(InboundCommand(SLACK, "slack:cmd:H2", ada, "users", TARGET))
+    assert await rows(core) == (1, 1)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store.db import (
+    POOL_RECYCLE_S,
     SchemaAhead,
     SchemaBehind,
     alembic_config,
@@ -338,7 +339,9 @@ async def test_make_engine_accepts_pasted_postgres_url() -> None:
     engine = make_engine("postgres://mio@db.invalid/mio")  # never connects
     try:
         assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "asyncpg")
-        assert engine.pool._pre_ping
+        # Renewed before load balancers drop them, not pinged before every use.
+        assert engine.pool._recycle == POOL_RECYCLE_S
+        assert not engine.pool._pre_ping
     finally:
         await engine.dispose()
 
