@@ -10,7 +10,6 @@ Pure: no I/O, no settings; the registry and the connected names are passed in.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -96,6 +95,8 @@ class PlatformNames:
         return name
 
     def unknown(self, text: str) -> UnknownPlatform:
+        import difflib  # only for a misspelt name: `mio --help` never loads it
+
         close = difflib.get_close_matches(key(text), list(self.words), n=1, cutoff=0.6)
         hint = f" Did you mean `{self.words[close[0]]}`?" if close else ""
         return UnknownPlatform(

@@ -16,7 +16,6 @@ import shutil
 from pathlib import Path
 
 from adapters.catalog import LABELS
-from bot.types import PlatformError
 
 # The registry's names and labels, read without importing any adapter.
 PLATFORMS: dict[str, str] = LABELS
@@ -71,6 +70,7 @@ def sentence_for(exc: BaseException) -> str:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.settings import ConfigError
+    from bot.types import PlatformError
     from store.dburl import SETTING as DATABASE_SETTING
 
     own = getattr(exc, "sentence", None)

@@ -10,7 +10,6 @@ MIO_SECRET_KEY, and it checks the schema version only when its query fails.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -54,6 +53,8 @@ def import_(
         str | None, typer.Argument(help=f"{PLATFORM_NAMES}; all connected when omitted")
     ] = None,
 ) -> None:
+    import logging
+
     from bot.usecases import imports
 
     if not DEBUG["on"]:

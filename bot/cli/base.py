@@ -6,7 +6,6 @@ the database, the adapters and the web server are imported inside the commands t
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -83,6 +82,9 @@ def load_settings(demo: bool = False) -> Settings:
 
 
 def run[T](work: Coroutine[Any, Any, T]) -> T:
+    """asyncio's loop, imported here: `mio --help` needs none (tests/bot/test_cli_imports.py)."""
+    import asyncio
+
     return asyncio.run(work)
 
 

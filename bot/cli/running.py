@@ -6,7 +6,6 @@ slows down `mio --help` or the admin commands.
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -48,6 +47,8 @@ def serve() -> None:
 
     Example: PORT=3978 mio serve
     """
+    import logging
+
     from aiohttp import web
 
     from bot.app import create_app
@@ -93,6 +94,8 @@ def demo(
 
     Example: mio demo --exit
     """
+    import logging
+
     from rich.console import Console
 
     from bot.demo import run_demo

@@ -7,7 +7,6 @@ Mentions stay in the platform's own syntax: resolving them is the adapter's job.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -277,6 +276,8 @@ def _parse_import(args: list[_Token], pf: _Platforms, spec: Spec) -> Import:
 
 
 def _unknown_command(word: str) -> ParseError:
+    import difflib  # only for a misspelt command: `mio --help` never loads it
+
     close = difflib.get_close_matches(word.lower(), list(_BY_NAME), n=1, cutoff=0.6)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     return ParseError(f"`{word}` is not a command.{hint} Type `/mio help` to see all commands.")
