@@ -7,14 +7,24 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 
+def _dialect_insert(dialect: str) -> Any:
+    """The dialect's INSERT, imported on first use: a SQLite run never loads PostgreSQL's."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return _dialect_insert(dialect)(model)
 
 
 async def upsert(
@@ -66,7 +76,7 @@ async def insert_ignore(
 
 @functools.cache
 def _insert_ignoring(dialect: str, model: type[DeclarativeBase], keys: tuple[str, ...]) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = _dialect_insert(dialect)
     # On the table, not the mapped class: with parameters the ORM would take it for a bulk
     # insert, whose result has no rowcount.
     table = cast(Table, model.__table__)
