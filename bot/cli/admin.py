@@ -26,6 +26,7 @@ from bot.cli.base import (
     find_one,
     load_settings,
     platform_name,
+    real_console,
     refuse_schema,
     run,
     with_core,
@@ -82,7 +83,10 @@ async def _import_one(core: Core, name: str) -> str:
 
     label = core.label(name)
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        console=real_console(console),
+        transient=True,
     ) as bar:
         task = bar.add_task(f"Importing {label}…")
 

@@ -1,23 +1,28 @@
 """What every `mio` command shares: the Typer app, the consoles, settings and a started core.
 
-Only Typer, Rich and the standard library are imported here, so `mio --help` starts fast;
-the database, the adapters and the web server are imported inside the commands that use them.
+Only Typer and the standard library are imported here, so `mio --help` starts fast: help is
+Click's plain text (Typer's Rich help imports Rich's Markdown and traceback renderers, half of
+the start-up; benchmarks/README.md), Rich is imported when a console first prints, and the
+database, the adapters and the web server inside the commands that use them.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from typer.core import TyperGroup
 
 from bot.terminal import for_terminal, labels, listing, names
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from typer._click import Context, HelpFormatter
+
     from bot.core import Core
     from bot.settings import Settings
     from bot.usecases import Question
@@ -29,26 +34,83 @@ NO_PLATFORM = (
     + " variables (see README)."
 )
 
+
+def _first_paragraph(text: str) -> str:
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+
+class WholeSummaries(TyperGroup):
+    """Each command's first paragraph in full in `mio --help`, wrapped, never cut with "…"
+    (as Typer's Rich help showed it)."""
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        rows = [
+            (name, cmd.short_help or _first_paragraph(cmd.help or ""))
+            for name in self.list_commands(ctx)
+            if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
+    cls=WholeSummaries,
     help=f"Mio User Sync: sync your organisation's users across {listing(labels())}.\n\n"
     "Example: mio demo",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database migrations. Example: mio db upgrade", no_args_is_help=True)
+db_app = typer.Typer(
+    cls=WholeSummaries,
+    help="Database migrations. Example: mio db upgrade",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(db_app, name="db")
 
 
-class TerminalConsole(Console):
+def _terminal_console() -> Console:
     """Rich's console, with chat syntax (`/mio sync …`) said as the terminal's (`mio sync …`)."""
+    from rich.console import Console
 
-    def print(self, *objects: object, **kwargs: object) -> None:  # type: ignore[override,unused-ignore]
-        words = [for_terminal(o) if isinstance(o, str) else o for o in objects]
-        super().print(*words, **kwargs)  # type: ignore[arg-type]
+    class TerminalConsole(Console):
+        def print(self, *objects: object, **kwargs: object) -> None:  # type: ignore[override,unused-ignore]
+            words = [for_terminal(o) if isinstance(o, str) else o for o in objects]
+            super().print(*words, **kwargs)  # type: ignore[arg-type]
+
+    return TerminalConsole()
 
 
-console = TerminalConsole()
-errors = Console(stderr=True)
+def _error_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class _OnFirstUse:
+    """A console made when it is first used, so that `mio --help` never imports Rich."""
+
+    def __init__(self, make: Callable[[], Console]) -> None:
+        self._make = make
+        self._made: Console | None = None
+
+    def real(self) -> Console:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+def real_console(lazy: Console) -> Console:
+    """The console itself, for Rich code that checks what it is given (a progress bar)."""
+    return lazy.real() if isinstance(lazy, _OnFirstUse) else lazy
+
+
+console = cast("Console", _OnFirstUse(_terminal_console))
+errors = cast("Console", _OnFirstUse(_error_console))
 DEBUG = {"on": False}
 
 
@@ -151,6 +213,8 @@ async def find_one(core: Core, who: str) -> int:
 
 def platform_name(core: Core, typed: str) -> str:
     """`typed` in any case or by a common name → a connected platform, or exit saying why."""
+    from rich.markup import escape
+
     from adapters import ADAPTERS
     from bot.platform_names import PlatformNameError, resolve_platform
 
