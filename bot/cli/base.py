@@ -53,6 +53,22 @@ class WholeSummaries(TyperGroup):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        """`mio users --help` without Pydantic: Typer 0.29 builds a Pydantic adapter for each
+        flag that was not given (its value is None, never coerced), which imports Pydantic
+        (about 0.1 s); a flag is given a bool or None, so it needs no coercion at all."""
+        from typer._coercion import PassThroughRuntimeParam
+        from typer.core import _TyperParameter
+
+        for param in self.get_params(ctx):  # with --help, which Click adds here
+            if isinstance(param, _TyperParameter) and param._runtime_param is None:
+                described = param.type_descriptor
+                if described.annotation is bool:
+                    param._runtime_param = PassThroughRuntimeParam(
+                        parameter_info=described.parameter_info, annotation=bool
+                    )
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(
     cls=WholeSummaries,
