@@ -83,12 +83,15 @@ class AccessLog(AbstractAccessLogger):
 
 
 def quiet_libraries() -> None:
-    """Hold every library logger that exists now at WARNING (so SQLAlchemy does not even
-    format its statements), unless its level was set, and filter the later ones out of the
-    root's handlers."""
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger) and not own(name) and not configured(name):
-            logger.setLevel(logging.WARNING)
+    """Hold every library imported by now at WARNING (so SQLAlchemy does not even format its
+    statements), unless its level was set: its top-level logger, so the loggers it creates
+    later inherit it; one by one under a package that also holds one of ours (aiohttp). Then
+    filter the loggers of later imports out of the root's handlers."""
+    names = list(logging.root.manager.loggerDict)
+    shared = {prefix.split(".")[0] for prefix in OWN_LOGGERS if "." in prefix}
+    for name in {n.split(".")[0] for n in names} | {n for n in names if n.split(".")[0] in shared}:
+        if name not in shared and not own(name) and not configured(name):
+            logging.getLogger(name).setLevel(logging.WARNING)
     for handler in logging.root.handlers:
         if not any(isinstance(f, LibraryFilter) for f in handler.filters):
             handler.addFilter(LibraryFilter())
