@@ -19,7 +19,7 @@ from bot.core import Core
 from bot.crypto import Vault
 from bot.delivery import Worker
 from bot.edge import make_handler
-from bot.logs import quiet_body_loggers
+from bot.logs import quiet_libraries
 from bot.platform import ChatPlatform
 from bot.settings import Settings
 from bot.types import DELIVERY_MEMORY
@@ -62,8 +62,8 @@ def create_app(
     background: bool = True,
     tick_seconds: float = 60.0,
 ) -> web.Application:
-    quiet_body_loggers()
     core = build_core(settings, clock)
+    quiet_libraries()  # after the adapters imported their SDKs
     app = web.Application(client_max_size=1024 * 1024)
     app[CORE] = core
     app[WORKER] = Worker(core)

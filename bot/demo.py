@@ -41,13 +41,10 @@ ADMIN, PERSON = "ada@acme.test", "bob@acme.test"
 
 
 def write_env_file(path: Path, settings: Settings) -> Path:
-    """The demo's settings, so a second terminal's `mio` talks to the same sandbox and DB."""
-    lines = [
-        f"{key}={value}"
-        for key, value in sorted(settings.env.items())
-        if key.startswith(("MIO_", "SLACK_", "ZOOM_", "TEAMS_", "WEBEX_", "GRAPH_", "MS_"))
-        or key == "PORT"
-    ]
+    """The demo's settings, so a second terminal's `mio` talks to the same sandbox and DB.
+    They are the sandbox's and Mio's own (`_run` builds them; nothing from the environment),
+    so all of them are written: no platform's setting prefixes are listed here."""
+    lines = [f"{key}={value}" for key, value in sorted(settings.env.items())]
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
     return path

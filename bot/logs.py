@@ -16,18 +16,36 @@ import logging
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-# Libraries that write whole request and response bodies (tokens, codes, consent buttons,
-# message text) or SQL parameters at DEBUG. They are held at INFO unless configured otherwise,
-# so turning the root logger to DEBUG to chase a problem does not copy secrets into the log.
-BODY_LOGGERS = (
-    "slack_sdk",
-    "slack_bolt",
-    "webexpythonsdk",
-    "urllib3",
-    "sqlalchemy.engine",
-    "aiosqlite",
-    "asyncpg",
-)
+# Mio's own loggers, and aiohttp's access logger (it writes AccessLog's lines). Every other
+# logger is a library's: some write whole request and response bodies (tokens, codes, consent
+# buttons, message text) or SQL statements with their parameters at DEBUG or INFO, so they are
+# held at WARNING unless a logging configuration set their level, and turning the root logger
+# to DEBUG to chase a problem does not copy secrets into the log. No library is named here: a
+# new platform's SDK is held like the others without a change in bot/.
+OWN_LOGGERS = ("bot", "adapters", "store", "sandbox", "manifests", "aiohttp.access")
+
+
+def own(name: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in OWN_LOGGERS)
+
+
+def configured(name: str) -> bool:
+    """Whether a level was chosen for this logger or an ancestor below the root."""
+    logger: logging.Logger | None = logging.getLogger(name)
+    while logger is not None and logger is not logging.root:
+        if logger.level != logging.NOTSET:
+            return True
+        logger = logger.parent
+    return False
+
+
+class LibraryFilter(logging.Filter):
+    """On the root's handlers: drops a library's records below WARNING when nobody chose its
+    level, for the loggers a library creates after `quiet_libraries` ran (a lazy import)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or own(record.name) or configured(record.name)
+
 
 # Paths whose last part is a bearer secret (whoever has the URL can use it).
 SECRET_TAILS = ("/hub/link/",)
@@ -60,13 +78,20 @@ class AccessLog(AbstractAccessLogger):
 
     @property
     def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)  # skip the work when nobody listens
+        # Read by aiohttp (web_protocol) per connection: skip the work when nobody listens.
+        return self.logger.isEnabledFor(logging.INFO)
 
 
-def quiet_body_loggers() -> None:
-    """Hold BODY_LOGGERS at WARNING (at INFO SQLAlchemy logs every statement with its
-    parameters), unless a logging configuration already set their level."""
-    for name in BODY_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.WARNING)
+def quiet_libraries() -> None:
+    """Hold every library imported by now at WARNING (so SQLAlchemy does not even format its
+    statements), unless its level was set: its top-level logger, so the loggers it creates
+    later inherit it; one by one under a package that also holds one of ours (aiohttp). Then
+    filter the loggers of later imports out of the root's handlers."""
+    names = list(logging.root.manager.loggerDict)
+    shared = {prefix.split(".")[0] for prefix in OWN_LOGGERS if "." in prefix}
+    for name in {n.split(".")[0] for n in names} | {n for n in names if n.split(".")[0] in shared}:
+        if name not in shared and not own(name) and not configured(name):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.root.handlers:
+        if not any(isinstance(f, LibraryFilter) for f in handler.filters):
+            handler.addFilter(LibraryFilter())

@@ -1,19 +1,27 @@
 """`mio manifests <platform>`: what a platform admin uploads or pastes, filled in from settings.
 
 The files ship inside the `manifests` package (package data), read through importlib.resources
-so `pip install .` works without the checkout.
+so `pip install .` works without the checkout. What is platform-specific (which settings go
+into the files, whether they are zipped, what the admin does next) is declared by the folder
+itself in `_package.json`, so a new platform adds a folder and no code here. A folder without
+one is copied file by file, YOUR-HOST filled in when MIO_PUBLIC_URL is public.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 PLACEHOLDER_HOST = "YOUR-HOST"
+RECIPE = "_package.json"
+COPIED = "(their first lines say where each goes)."
 
 
 def folder(platform: str) -> Traversable:
@@ -32,34 +40,89 @@ def public_host(public_url: str) -> str:
     return host
 
 
-def teams_package(app_id: str, public_url: str, out: Path) -> Path:
-    """manifest.json with the app id and host put in, and the two icons, at the zip's root."""
-    if not app_id:
-        raise ValueError("TEAMS_APP_ID is not set: it is the bot's id inside the manifest.")
-    host = public_host(public_url)
-    teams = folder("teams")
-    text = (teams / "manifest.json").read_text()
-    text = text.replace("YOUR-TEAMS-APP-ID", app_id).replace(PLACEHOLDER_HOST, host)
-    json.loads(text)  # still valid JSON after the substitution
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
-        package.writestr("manifest.json", text)
-        for icon in ("color.png", "outline.png"):
-            package.writestr(icon, (teams / icon).read_bytes())
+@dataclass(frozen=True)
+class Recipe:
+    """A folder's `_package.json`: the zip's members (empty: copy the files), the settings
+    that replace placeholders (name → placeholder, and why it is needed), whether a public
+    host is required, and the sentence that says what to do with the result."""
+
+    zip: tuple[str, ...] = ()
+    settings: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    host_required: bool = False
+    next: str = COPIED
+
+    @classmethod
+    def of(cls, source: Traversable) -> Recipe:
+        recipe = source / RECIPE
+        if not recipe.is_file():
+            return cls()
+        data: dict[str, Any] = json.loads(recipe.read_text())
+        settings = {k: (v["placeholder"], v["why"]) for k, v in data.get("settings", {}).items()}
+        return cls(
+            zip=tuple(data.get("zip", ())),
+            settings=settings,
+            host_required=data.get("public_host") == "required",
+            next=data.get("next", COPIED),
+        )
+
+
+def write(platform: str, env: Mapping[str, str], out: Path | None) -> tuple[list[Path], str]:
+    """The platform's files filled in from `env` and written to `out` (default mio-<platform>,
+    or mio-<platform>.zip for a zipped one), with the sentence that tells the admin what next.
+    ValueError names a missing setting or an unusable MIO_PUBLIC_URL."""
+    source = folder(platform)
+    recipe = Recipe.of(source)
+    replacements = []
+    for name, (placeholder, why) in recipe.settings.items():
+        if not env.get(name, ""):
+            raise ValueError(f"{name} is not set: {why}.")
+        replacements.append((placeholder, env[name]))
+    public_url = env.get("MIO_PUBLIC_URL", "")
+    if recipe.host_required:
+        host = public_host(public_url)
+    else:
+        try:
+            host = public_host(public_url)
+        except ValueError:
+            host = PLACEHOLDER_HOST
+    replacements.append((PLACEHOLDER_HOST, host))
+    if recipe.zip:
+        target = out or Path(f"mio-{platform}.zip")
+        written = [package(source, recipe.zip, replacements, target)]
+        return written, f"Wrote {target}: {recipe.next}"
+    written = copy_filled_in(source, replacements, out or Path(f"mio-{platform}"))
+    return written, f"Wrote {', '.join(str(p) for p in written)} {recipe.next}"
+
+
+def fill(text: str, replacements: list[tuple[str, str]]) -> str:
+    for placeholder, value in replacements:
+        text = text.replace(placeholder, value)
+    return text
+
+
+def package(
+    source: Traversable, members: tuple[str, ...], replacements: list[tuple[str, str]], out: Path
+) -> Path:
+    """The members at the zip's root; JSON ones filled in (and still valid JSON after it)."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in members:
+            if name.endswith(".json"):
+                text = fill((source / name).read_text(), replacements)
+                json.loads(text)
+                archive.writestr(name, text)
+            else:
+                archive.writestr(name, (source / name).read_bytes())
     return out
 
 
-def copy_filled_in(platform: str, public_url: str, out: Path) -> list[Path]:
-    """The platform's files written to `out`, YOUR-HOST replaced when MIO_PUBLIC_URL is public."""
-    try:
-        host = public_host(public_url)
-    except ValueError:
-        host = PLACEHOLDER_HOST
-    source = folder(platform)
+def copy_filled_in(
+    source: Traversable, replacements: list[tuple[str, str]], out: Path
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for item in sorted(source.iterdir(), key=lambda p: p.name):
-        if item.is_file():
+        if item.is_file() and not item.name.startswith("_"):
             target = out / item.name
-            target.write_text(item.read_text().replace(PLACEHOLDER_HOST, host))
+            target.write_text(fill(item.read_text(), replacements))
             written.append(target)
     return written

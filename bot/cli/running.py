@@ -199,24 +199,11 @@ def manifests(
     """
     from pathlib import Path
 
-    from bot.manifests import copy_filled_in, teams_package
+    from bot.manifests import write
 
-    env = environment()
-    public_url = env.get("MIO_PUBLIC_URL", "")
     try:
-        if platform == "teams":
-            path = teams_package(
-                env.get("TEAMS_APP_ID", ""), public_url, Path(out or "mio-teams.zip")
-            )
-            console.print(
-                f"Wrote {path}: upload it in Teams admin center → Teams apps → Manage apps."
-            )
-            return
-        written = copy_filled_in(platform, public_url, Path(out or f"mio-{platform}"))
+        _, sentence = write(platform, environment(), Path(out) if out else None)
     except ValueError as exc:
         errors.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    console.print(
-        f"Wrote {', '.join(str(p) for p in written)} (their first lines say where each goes).",
-        markup=False,
-    )
+    console.print(sentence, markup=False)
