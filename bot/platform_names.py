@@ -78,9 +78,6 @@ class PlatformNames:
         """The platform `text` names, connected or not; None when it names none."""
         return self.words.get(key(text)) if key(text) else None
 
-    def is_word(self, text: str) -> bool:
-        return self.lookup(text) is not None
-
     def resolve(self, text: str) -> str:
         """The name of the connected platform `text` names, or an error saying which problem."""
         name = self.lookup(text)
