@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,6 +62,8 @@ class FakeService(abc.ABC):
         self.url = ""  # http://127.0.0.1:PORT, once started
         self.bot_url = ""  # where signed webhooks go: the bot's public URL
         self._runner: web.AppRunner | None = None
+        # The stand-in's own client: the webhooks it delivers, the sign-in pages it walks.
+        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -85,9 +88,13 @@ class FakeService(abc.ABC):
         assert server is not None and isinstance(server, asyncio.Server)
         bound = server.sockets[0].getsockname()[1]
         self.url = f"http://{host}:{bound}"
+        self._session = aiohttp.ClientSession()
         return self.url
 
     async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from sandbox.base import FakeService
@@ -91,7 +90,6 @@ class SlackWebApi(FakeService):
         self._dm_members: dict[str, frozenset[str]] = {}
         self._deliveries: dict[str, bytes] = {}  # event_id → body: a retry resends the same bytes
         self._seq = itertools.count(1)
-        self._session: aiohttp.ClientSession | None = None
         self._methods: dict[str, _Method] = {
             "auth.test": self._auth_test,
             "auth.revoke": self._auth_revoke,
@@ -116,18 +114,6 @@ class SlackWebApi(FakeService):
             "SLACK_API_URL": f"{self.url}/api/",
             "SLACK_AUTHORIZE_URL": f"{self.url}/oauth/v2/authorize",
         }
-
-    # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        url = await super().start(host, port)
-        self._session = aiohttp.ClientSession()
-        return url
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        await super().stop()
 
     def rate_limit(
         self, method: str, retry_after: int = 1, *, times: int = 1, skip: int = 0

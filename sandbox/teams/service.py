@@ -20,7 +20,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from sandbox.base import FakeService
@@ -93,7 +92,6 @@ class TeamsSandbox(FakeService):
         self.deliveries: list[Delivery] = []
         self.keys = SigningKeys()
         self._seq = itertools.count(int(time.time() * 1000))
-        self._session: aiohttp.ClientSession | None = None
 
     def add_user(self, account: OrgAccount) -> EntraUser:
         email = account.email.strip() if account.email else None
@@ -131,15 +129,7 @@ class TeamsSandbox(FakeService):
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         await self.keys.generate()
-        url = await super().start(host, port)
-        self._session = aiohttp.ClientSession()
-        return url
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        await super().stop()
+        return await super().start(host, port)
 
     def setup_routes(self, app: web.Application) -> None:
         MicrosoftLogin(self).add_routes(app)

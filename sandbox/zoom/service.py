@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from sandbox.zoom.inbox_view import ZoomInboxView
@@ -39,18 +38,6 @@ class ZoomSandbox(ZoomOAuth, ZoomUsers, ZoomMessages, ZoomInboxView):
             "ZOOM_API_URL": f"{self.url}/v2/",
             "ZOOM_OAUTH_URL": f"{self.url}/oauth/",
         }
-
-    # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        url = await super().start(host, port)
-        self._session = aiohttp.ClientSession()
-        return url
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        await super().stop()
 
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_post("/oauth/token", self._token)
