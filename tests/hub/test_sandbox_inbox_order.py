@@ -72,9 +72,9 @@ async def test_typing_mio_in_the_composer_does_not_double_it(
 async def test_the_slack_stand_ins_own_box_does_not_double_mio(harness: Harness) -> None:
     async with (
         aiohttp.ClientSession() as http,
-        http.post(f"{harness.slack.url}/inbox/U0ADA/command", data={"text": "/mio help"}) as resp,
+        http.post(f"{harness.slack.url}/inbox/U0ADA/command", data={"text": "/mio users"}) as resp,
     ):
         assert resp.status == 200
-    async with harness.core.sessions() as session:
+    async with harness.core.sessions() as session:  # help is not audited: it changes nothing
         commands = [e for e in await Audit(session).recent(20) if e.action == "command"]
-    assert commands[0].detail["text"] == "help"  # what Slack sends after `/mio`
+    assert commands[0].detail["text"] == "users"  # what Slack sends after `/mio`
