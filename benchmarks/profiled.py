@@ -9,6 +9,7 @@ returns: SIGINT stops `mio serve` cleanly, so the profile covers every request s
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import sys
 from pathlib import Path
@@ -43,7 +44,5 @@ def run(out: str) -> None:
 if __name__ == "__main__":
     target = sys.argv[1]
     sys.argv = ["mio", *sys.argv[2:]]
-    try:
+    with contextlib.suppress(SystemExit):  # the CLI exits when the server stops
         run(target)
-    except SystemExit:
-        pass

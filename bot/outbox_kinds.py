@@ -13,6 +13,7 @@ to act as the person. A row's data, when it is run, is both merged (`bot.outbox.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, override
 
@@ -45,7 +46,9 @@ class Queued:
     attempts: int
 
 
-class Kind:
+class Kind(abc.ABC):
+    """One kind of outbox row: its payload, how it runs, and what follows success or failure."""
+
     name: ClassVar[str]
     # A call to the row's platform: it takes a turn at the platform's send gate first.
     paced: ClassVar[bool] = True
@@ -53,8 +56,9 @@ class Kind:
     background: ClassVar[bool] = False
 
     @classmethod
+    @abc.abstractmethod
     def load(cls, data: dict[str, Any]) -> Self:
-        raise NotImplementedError
+        """The kind back from its row's routing and unsealed payload."""
 
     def routing(self) -> dict[str, Any]:
         return {}
@@ -62,13 +66,19 @@ class Kind:
     def sealed(self) -> dict[str, Any] | None:
         return None
 
+    @abc.abstractmethod
     async def run(self, core: Core, row: Queued) -> Result:
-        raise NotImplementedError
+        """The platform call (or long work); its result is kept for `done`."""
 
-    async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
+    # A hook with nothing to do by default (most kinds need none), not an abstract method.
+    async def done(  # noqa: B027
+        self, session: AsyncSession, core: Core, row: Queued, result: Result
+    ) -> None:
         """What follows a success, in the transaction that finishes the row (none by default)."""
 
-    async def failed(self, session: AsyncSession, core: Core, row: Queued, reason: str) -> None:
+    async def failed(  # noqa: B027
+        self, session: AsyncSession, core: Core, row: Queued, reason: str
+    ) -> None:
         """What follows a permanent failure, in the transaction that fails the row (by default,
         nothing beyond the audit entry the worker writes)."""
 
