@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bot.types import PlatformError
+from bot.types import PlatformError, Unanswered
 
 REFRESH_MARGIN = 300.0  # seconds before expiry at which a cached app token is replaced
 TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -101,6 +101,10 @@ class Http:
                     body = raw.decode("utf-8", "replace")
                 return response.status, response.headers, body
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if method == "POST" and not isinstance(exc, aiohttp.ClientConnectorError):
+                # Sent, but no answer: the post may exist (no platform has an idempotency key
+                # for sends), so the caller looks for it before posting again.
+                raise Unanswered(self._label.lower(), f"no answer: {exc!r}") from exc
             raise self._to_platform_error(None, exc=exc, user_token=user_token) from exc
 
     def error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.crypto import Vault
-from bot.platform import ChatPlatform, RateGate, UsesRateGate
+from bot.platform import ChatPlatform, RateGate, RelayPlatform, UsesRateGate
 from bot.rate_gate import DatabaseRateGate
 from bot.settings import Settings
 from bot.sync import OrgFacts
@@ -33,9 +34,12 @@ class Core:
 
     def __post_init__(self) -> None:
         self.rate_gate = DatabaseRateGate(self.sessions)
+        relay_key = hashlib.sha256(b"mio-relay:" + self.settings.secret_key.value.encode()).digest()
         for adapter in self.platforms.values():
             if isinstance(adapter, UsesRateGate):
                 adapter.use_rate_gate(self.rate_gate)
+            if isinstance(adapter, RelayPlatform):
+                adapter.use_relay_key(relay_key)
 
     def label(self, platform: str) -> str:
         adapter = self.platforms.get(platform)

@@ -12,16 +12,21 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from aiohttp import web
 
+from bot.prose import Prose
 from bot.types import (
     DirectoryUser,
+    DmSeen,
     InboundEvent,
     Message,
     MessageRef,
     Outcome,
     Platform,
     PlatformUserId,
+    Post,
     Redeliver,
     ReplyTarget,
+    Sender,
+    Subscription,
     TokenGrant,
 )
 
@@ -202,3 +207,87 @@ class UsesRateGate(Protocol):
     """An adapter that paces its own calls (directory pages) and can share the core's gate."""
 
     def use_rate_gate(self, gate: RateGate) -> None: ...
+
+
+# --- The relay (issue 10): direct messages between people on different platforms ------------
+
+
+@runtime_checkable
+class RelayPlatform(Protocol):
+    """A platform the relay can read people's DMs on and post to, as them or as the bot.
+
+    Every call that takes a `TokenGrant` acts as that person with their user token; a token
+    the platform refuses raises `TokenRefused`, a call that may have reached the platform
+    without an answer raises `Unanswered`, 429 and 5xx raise `RetryLater` (with Retry-After).
+    """
+
+    # Scopes the consent sign-in asks for, relay included (authorize_url asks for these).
+    relay_scopes: ClassVar[frozenset[str]]
+    # True where the bot keeps one thread per correspondent in its 1:1 (Slack): `post_as_bot`
+    # then takes and returns thread ids, and replies in a thread name their correspondent.
+    bot_threads: ClassVar[bool]
+    # Longest relayed message in the platform's own characters (Zoom 1,024): longer prose is
+    # split in order by the adapter itself, which returns one Post per part.
+    message_limit: ClassVar[int]
+
+    def use_relay_key(self, key: bytes) -> None:
+        """A secret only this deployment knows, for the per-person secrets the platform echoes
+        (Graph `clientState`, Webex webhook secrets): HMAC(key, owner id), checked on every
+        notification without a database look-up."""
+        ...
+
+    def grant_covers_relay(self, grant: TokenGrant) -> bool:
+        """The grant carries every scope the relay needs (older grants may not: re-link)."""
+        ...
+
+    async def refresh_grant(self, grant: TokenGrant) -> TokenGrant:
+        """A fresh access token for a grant that expires soon (the core stores the result);
+        the grant itself where the platform's tokens do not expire. `TokenRefused` when the
+        refresh token no longer works."""
+        ...
+
+    async def subscribe(
+        self, grant: TokenGrant, public_url: str, existing: Subscription | None
+    ) -> Subscription:
+        """Make sure the person's DMs reach `public_url` (create, or repair `existing`: a
+        Webex webhook turned inactive, a Graph subscription that expired)."""
+        ...
+
+    async def renew(self, grant: TokenGrant, subscription: Subscription) -> Subscription:
+        """Extend a subscription before `expires_at` (Graph PATCH), reauthorizing it."""
+        ...
+
+    async def unsubscribe(self, grant: TokenGrant, subscription: Subscription) -> None:
+        """Stop the person's DMs reaching Mio; a subscription already gone is not an error."""
+        ...
+
+    async def fetch_dm(self, grant: TokenGrant, seen: DmSeen) -> DmSeen | None:
+        """`seen` completed with the owner's token (its text, the other member); None when
+        the message is gone or is not a 1:1 between two people."""
+        ...
+
+    async def messages_since(
+        self, grant: TokenGrant, subscription: Subscription, since: datetime
+    ) -> list[DmSeen]:
+        """The owner's 1:1 messages after `since`, oldest first, for a backfill after lost
+        notifications (Graph `missed`, a subscription recreated); complete, as fetch_dm."""
+        ...
+
+    async def post_as_user(self, grant: TokenGrant, to: DirectoryUser, prose: Prose) -> list[Post]:
+        """Post `prose` as the grant's owner in their 1:1 with `to` (opening or creating it)."""
+        ...
+
+    async def post_as_bot(
+        self, to: DirectoryUser, sender: Sender, prose: Prose, thread_id: str | None
+    ) -> list[Post]:
+        """Post `prose` from the bot in its 1:1 with `to`, showing who wrote it. With
+        `bot_threads`, in the thread `thread_id` (a new one when None: the first Post is its
+        root, whose message id is the thread id from then on)."""
+        ...
+
+    async def find_post(
+        self, grant: TokenGrant | None, to: DirectoryUser, prose: Prose, since: datetime
+    ) -> list[Post] | None:
+        """After an `Unanswered` post: the posts of `prose` made since `since` in the 1:1
+        with `to` (as the grant's owner, or as the bot when None), or None if none is found."""
+        ...

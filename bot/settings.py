@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from bot.sync import ReminderPolicy
+from bot.sync import ReminderPolicy, parse_duration
 from store.dburl import check_database_url
 
 PLACEHOLDER_KEYS = {"", "change-me", "changeme", "secret", "placeholder", "xxx"}
@@ -59,6 +59,9 @@ class Settings:
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
     # When set, /metrics answers only `Authorization: Bearer <token>` (it reveals counts).
     metrics_token: Secret | None = None
+    # The relay tells a sender why a message was not relayed, and prompts the person whose
+    # sync is missing, at most once per correspondent in this time (MIO_RELAY_PROMPT_EVERY).
+    relay_prompt_every: timedelta = timedelta(days=1)
 
     @classmethod
     def from_env(
@@ -101,6 +104,10 @@ class Settings:
         admins = frozenset(
             a.strip().lower() for a in env.get("MIO_ADMINS", "").split(",") if a.strip()
         )
+        try:
+            prompt_every = parse_duration(env.get("MIO_RELAY_PROMPT_EVERY", "1d"))
+        except ValueError as exc:
+            raise ConfigError(f"MIO_RELAY_PROMPT_EVERY: {exc}") from None
         metrics = env.get("MIO_METRICS_TOKEN", "").strip()
         public_url = env.get("MIO_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
         return cls(
@@ -114,4 +121,5 @@ class Settings:
             port=port,
             env=env,
             metrics_token=Secret(metrics) if metrics else None,
+            relay_prompt_every=prompt_every,
         )

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, NewType
 
+from bot.prose import Prose
+
 Platform = NewType("Platform", str)  # "slack", "zoom", "teams", "webex": the adapter's key
 PlatformUserId = NewType("PlatformUserId", str)  # the platform's own id of one account
 
@@ -198,6 +200,13 @@ class InboundCommand:
     # a 5xx (Slack's Events API `message`, Teams message activities, Webex `messages`, Zoom bot
     # notifications); False for a slash command, which nobody usefully retries (bot/edge.py).
     redeliverable: bool = False
+    # A message typed to the bot (not a slash command) carries what the relay needs when it is
+    # meant for a represented person (`@name text`, a reply in a correspondent's thread):
+    # the message as prose, its ids, and the thread it replies in (Slack `thread_ts`).
+    prose: Prose | None = None
+    conversation_id: str = ""
+    message_id: str = ""
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +225,95 @@ class ButtonPress:
     redeliverable: ClassVar[bool] = False
 
 
-InboundEvent = InboundCommand | ButtonPress
+# -- The relay (bot/relay): direct messages between people on different platforms ------------
+
+
+@dataclass(frozen=True, slots=True)
+class DmSeen:
+    """A 1:1 message between two people's own accounts on a platform, seen through a person's
+    user-token subscription (Slack user events, a Graph subscription, a Webex user webhook,
+    Zoom user events). Where the platform sends no text (Graph, Webex) or does not say who the
+    other member is (Slack), `prose` or `other_id` is None and the core asks the adapter to
+    complete it (`RelayPlatform.fetch_dm`) with the owner's token, outside the webhook."""
+
+    platform: Platform
+    delivery_id: str  # the platform's id of this delivery (de-duplicated by the edge)
+    owner_id: PlatformUserId  # whose subscription saw it
+    conversation_id: str  # Slack D…, Graph chat id, Webex room id, Zoom: the other's id
+    message_id: str
+    sender_id: PlatformUserId
+    other_id: PlatformUserId | None  # the other member of the 1:1
+    prose: Prose | None
+    sent_at: datetime | None = None
+    fetch: dict[str, Any] = field(default_factory=dict)  # what `fetch_dm` needs; adapter-opaque
+    received_at: datetime | None = None
+    redeliverable: ClassVar[bool] = True
+
+    @property
+    def complete(self) -> bool:
+        return self.prose is not None and self.other_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionNotice:
+    """The platform says a person's subscription needs care: `reauthorize` (Graph
+    `reauthorizationRequired`), `removed` (recreate it), `missed` (notifications were lost:
+    read the conversations since the last message seen)."""
+
+    platform: Platform
+    delivery_id: str
+    owner_id: PlatformUserId
+    subscription_id: str
+    what: str  # "reauthorize" | "removed" | "missed"
+    received_at: datetime | None = None
+    redeliverable: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRevoked:
+    """Tokens were revoked on the platform's side: people's user tokens (`user_ids`: Slack
+    `tokens_revoked`), or the whole app (`app_removed`: `app_uninstalled`, Zoom
+    `app_deauthorized`), which disconnects the platform until it is connected again."""
+
+    platform: Platform
+    delivery_id: str
+    user_ids: tuple[PlatformUserId, ...] = ()
+    app_removed: bool = False
+    received_at: datetime | None = None
+    redeliverable: ClassVar[bool] = True
+
+
+InboundEvent = InboundCommand | ButtonPress | DmSeen | SubscriptionNotice | AccessRevoked
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A message Mio posted for the relay: enough to find its echo, edit or delete it later
+    (platform-apis §5.1: Slack channel + ts, Graph chat + message id, Webex room + message id,
+    Zoom the other's id + message id)."""
+
+    conversation_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """How the bot shows a represented sender: a name and the platform they wrote from."""
+
+    name: str
+    platform_label: str  # "Slack"
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A person's user-token subscription on a platform, as the adapter made it. Platforms
+    whose user events come to the app without a per-person object (Slack, Zoom) return one
+    with an empty `external_id` and no expiry."""
+
+    external_id: str
+    expires_at: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # adapter-opaque (Webex webhook secret id)
 
 
 # -- The inbound edge's answer (bot/edge.py): what the adapter says to the platform -----------
@@ -285,3 +382,14 @@ class RetryLater(PlatformError):
 
 class PermanentFailure(PlatformError):
     """The platform says this call can never succeed as made (`channel_not_found`, 403 …)."""
+
+
+class TokenRefused(PermanentFailure):
+    """A person's user token no longer works (Slack `invalid_auth`/`token_revoked`, a failed
+    Graph refresh, Webex 401, Zoom invalid token): the sync fails as `token_revoked`."""
+
+
+class Unanswered(RetryLater):
+    """The request was sent but no answer came (a timeout, a dropped connection): it may have
+    reached the platform, so a retried post looks for it first (no platform has an
+    idempotency key for sends, relay-apis §7 surprise 22)."""

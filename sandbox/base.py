@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -49,6 +49,43 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     skip: int = 0
+    # Serve the request, then drop the connection without answering: the call took effect but
+    # the caller never hears so (a timeout after a post, relay-apis §7 surprise 22).
+    drop: bool = False
+
+
+@dataclass(frozen=True)
+class NativeDm:
+    """A message in a 1:1 between two people, as the platform stores it (text in its markup)."""
+
+    message_id: str
+    sender_id: str
+    text: str
+    thread_id: str | None = None
+    by_app: bool = False  # posted through an API call (a user token or the bot), not typed
+
+
+class RelayStandIn(Protocol):
+    """What a stand-in offers the relay's tests and the demo's inbox: people typing to each
+    other natively (which fires the platform's user events/subscriptions/webhooks exactly as
+    the real platform would), typing to the bot, and reading a 1:1."""
+
+    async def user_dm(self, sender_id: str, recipient_id: str, text: str) -> str:
+        """`sender_id` types `text` (the platform's markup) in their 1:1 with `recipient_id`;
+        returns the new message's id."""
+        ...
+
+    async def user_to_bot(self, sender_id: str, text: str, thread_id: str | None = None) -> str:
+        """`sender_id` types `text` to the Mio bot (in `thread_id` where threads exist)."""
+        ...
+
+    def conversation(self, user_id: str, other_id: str) -> list[NativeDm]:
+        """The 1:1 between the two people's accounts, oldest first."""
+        ...
+
+    def revoke_user_token(self, user_id: str) -> None:
+        """The person's user tokens stop working (revoked on the platform's side)."""
+        ...
 
 
 class FakeService(abc.ABC):
@@ -113,6 +150,10 @@ class FakeService(abc.ABC):
         """Make `times` requests whose path ends with `path` answer `status`, after `skip`."""
         self.faults.setdefault(path, []).append(Fault(status, times, headers or {}, body, skip))
 
+    def drop_answer(self, path: str, *, times: int = 1) -> None:
+        """Serve `times` requests whose path ends with `path`, then drop their connections."""
+        self.faults.setdefault(path, []).append(Fault(0, times, drop=True))
+
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path.endswith(path)]
 
@@ -140,6 +181,12 @@ class FakeService(abc.ABC):
                 fault.times -= 1
                 if fault.times <= 0:
                     queue.pop(0)
+                if fault.drop:
+                    served = await handler(request)
+                    call.status = served.status
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return served
                 payload = (
                     fault.body
                     if fault.body is not None

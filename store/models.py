@@ -73,6 +73,10 @@ class Connection(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Tokens an admin granted the bot itself (e.g. Webex directory access), Fernet-sealed.
     admin_grant: Mapped[str | None] = mapped_column(Text)
+    # The platform removed the app (uninstalled, deauthorized): nothing is sent to it until it
+    # is connected again (migration 0006).
+    disconnected_at: Mapped[datetime | None]
+    disconnected_reason: Mapped[str | None] = mapped_column(String(64))
 
 
 class Person(Base):
@@ -163,7 +167,8 @@ class OutboxItem(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     secret: Mapped[str | None] = mapped_column(Text)  # Fernet-encrypted part (tokens to revoke)
     sync_id: Mapped[int | None] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
+    # pending | done | failed | waiting (a relayed message held until its sender links again)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
@@ -171,7 +176,13 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    # Rows with the same key are delivered one at a time in id order (a relayed conversation):
+    # a row waits while an older one with its key is still pending or waiting (migration 0006).
+    ordering_key: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_ordering", "ordering_key", "state", "id"),
+    )
 
 
 class ProcessedEvent(Base):
@@ -286,3 +297,7 @@ class RateGateRow(Base):
     marks: Mapped[list[float]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=0)
     paused_until: Mapped[datetime | None]
+
+
+# The relay's tables live in their own module; importing it here registers them on Base.
+from store import relay_models as relay_models  # noqa: E402
