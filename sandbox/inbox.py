@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import web
 
+from sandbox import inbox_dm
 from sandbox.base import FakeService
 from sandbox.inbox_shapes import Button, Shown, as_shown, markup, message_id
 from sandbox.runner import Sandbox
@@ -49,6 +50,7 @@ class InboxPage:
             web.get("/sandbox", self.page),
             web.post("/sandbox/{platform}/{user_id}/press", self.press),
             web.post("/sandbox/{platform}/{user_id}/command", self.command),
+            web.post("/sandbox/{platform}/{user_id}/dm/{other_id}", self.dm),
         ]
 
     # -- reading -------------------------------------------------------------------------------
@@ -86,6 +88,9 @@ class InboxPage:
         people = self._people(platform)
         user_id = request.query.get("user") or (people[0][0] if people else "")
         user_id = self._user(platform, user_id) if user_id else ""
+        other_id = request.query.get("with")
+        if other_id and user_id:
+            return self._conversation(request, service, platform, user_id, other_id, people)
         shown = [as_shown(m, only) for m, only in self._messages(service, user_id)]
         for button in (b for m in shown for b in m.buttons):
             button.url = self._as_viewer(button.url, platform, user_id)
@@ -94,10 +99,44 @@ class InboxPage:
         messages = _messages_html(platform, user_id, [items[k] for k in order if k in items])
         if request.query.get("fragment") == "1":
             return web.Response(text=messages, content_type="text/html")
+        composer = _composer(service, platform, user_id)
         return web.Response(
-            text=_page_html(self.sandbox, platform, user_id, people, messages, service),
+            text=_page_html(self.sandbox, platform, user_id, people, messages, composer),
             content_type="text/html",
         )
+
+    def _conversation(
+        self,
+        request: web.Request,
+        service: FakeService,
+        platform: str,
+        user_id: str,
+        other_id: str,
+        people: list[tuple[str, str]],
+    ) -> web.Response:
+        """The person's 1:1 with another demo user, and a composer to write to them."""
+        self._user(platform, other_id)
+        stand_in = inbox_dm.relay_side(service)
+        if stand_in is None:
+            raise web.HTTPNotFound(text=f"People cannot message each other on {platform} here.")
+        names = dict(people)
+        messages = inbox_dm.conversation_html(stand_in, user_id, other_id, names)
+        if request.query.get("fragment") == "1":
+            return web.Response(text=messages, content_type="text/html")
+        composer = inbox_dm.composer_html(platform, user_id, other_id, names[other_id])
+        page = _page_html(
+            self.sandbox, platform, user_id, people, messages, composer, other_id=other_id
+        )
+        return web.Response(text=page, content_type="text/html")
+
+    async def dm(self, request: web.Request) -> web.Response:
+        platform = request.match_info["platform"]
+        service = self._service(platform)
+        user_id = self._user(platform, request.match_info["user_id"])
+        other_id = self._user(platform, request.match_info["other_id"])
+        typed = str((await request.post()).get("text", ""))
+        location = await inbox_dm.send(service, platform, user_id, other_id, typed)
+        return web.Response(status=303, headers={"Location": location})
 
     def _as_viewer(self, url: str, platform: str, user_id: str) -> str:
         """A link to a stand-in's page, opened by the person whose inbox this is.
@@ -247,13 +286,29 @@ def _messages_html(platform: str, user_id: str, timeline: list[Shown | tuple[boo
     return f'<ol class="messages">{body}</ol>'
 
 
+def _composer(service: FakeService, platform: str, user_id: str) -> str:
+    """The bot chat's composer: a slash command where the platform has them, else a message."""
+    if not user_id:
+        return ""
+    prefix = _command_prefix(service)
+    return (
+        f'<form class="composer" method="post" '
+        f'action="/sandbox/{quote(platform)}/{quote(user_id)}/command">'
+        f'<label for="command">{_e(prefix.strip() or "Message Mio")}</label>'
+        f'<input id="command" name="text" autocomplete="off" placeholder="help">'
+        f"<button>Send</button></form>"
+    )
+
+
 def _page_html(
     sandbox: Sandbox,
     platform: str,
     user_id: str,
     people: list[tuple[str, str]],
     messages: str,
-    service: FakeService,
+    composer: str,
+    *,
+    other_id: str | None = None,
 ) -> str:
     platforms = "".join(
         f'<option value="{_e(n)}"{" selected" if n == platform else ""}>{_e(n.title())}</option>'
@@ -265,17 +320,9 @@ def _page_html(
     )
     name = next((n for uid, n in people if uid == user_id), "nobody")
     workspace = sandbox.org.workspaces.get(platform, {}).get("name", sandbox.org.name)
-    prefix = _command_prefix(service)
-    own = f"{service.url}/inbox/{quote(user_id)}"
-    composer = (
-        f'<form class="composer" method="post" '
-        f'action="/sandbox/{quote(platform)}/{quote(user_id)}/command">'
-        f'<label for="command">{_e(prefix.strip() or "Message Mio")}</label>'
-        f'<input id="command" name="text" autocomplete="off" placeholder="help">'
-        f"<button>Send</button></form>"
-        if user_id
-        else ""
-    )
+    own = f"{sandbox.services[platform].url}/inbox/{quote(user_id)}"
+    rail = inbox_dm.rail_html(platform, user_id, people, other_id, _BOT)
+    title = dict(people).get(other_id or "", _BOT)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sandbox · {_e(name)} on {_e(platform.title())}</title><style>{_CSS}</style></head>
@@ -288,8 +335,8 @@ def _page_html(
 <a href="{_e(own)}">{_e(platform.title())} stand-in's own page</a></form>
 <div class="app"><nav class="rail" aria-label="{_e(platform.title())}">
 <div class="ws">{_e(workspace)}</div><div class="you">Signed in as {_e(name)}</div>
-<div class="section">Direct messages</div><div class="dm">{_BOT}</div></nav>
-<main class="chat"><h1>{_BOT}</h1>{messages}{composer}</main></div>
+<div class="section">Direct messages</div>{rail}</nav>
+<main class="chat"><h1>{_e(title)}</h1>{messages}{composer}</main></div>
 <script>{_JS}</script></body></html>"""
 
 
