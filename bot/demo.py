@@ -21,7 +21,7 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from rich.console import Console
 
-from bot import connect
+from bot import connect, demo_relay
 from bot.app import WORKER, create_app
 from bot.core import Core
 from bot.directory import import_platform
@@ -37,7 +37,7 @@ from sandbox.slack.payloads import SandboxMessage
 from sandbox.zoom import ZoomSandbox
 from store.db import upgrade
 
-ADMIN, PERSON = "ada@acme.test", "bob@acme.test"
+ADMIN, PERSON = "ada@acme.test", "carol@acme.test"
 
 
 def write_env_file(path: Path, settings: Settings) -> Path:
@@ -172,8 +172,8 @@ async def _show_next_steps(
     for line in (
         f"set -a; . {env_file}; set +a",
         f"{command} users",
-        f"{command} primary carol@acme.test slack",
-        f"{command} sync carol@acme.test zoom    # a consent DM to Carol",
+        f"{command} primary grace@acme.test slack",
+        f"{command} sync grace@acme.test zoom    # a consent DM to Grace",
     ):
         console.print(f"  {line}", markup=False)
 
@@ -194,7 +194,7 @@ async def _tour(console: Console, app: web.Application, sandbox: Sandbox) -> Non
     zoom = sandbox.services["zoom"]
     assert isinstance(slack, SlackSandbox) and isinstance(zoom, ZoomSandbox)
     org = sandbox.org
-    ada, bob = org.find("slack", ADMIN).user_id, org.find("slack", PERSON).user_id
+    ada, carol = org.find("slack", ADMIN).user_id, org.find("slack", PERSON).user_id
     worker = app[WORKER]
 
     async def say(text: str) -> dict[str, Any]:
@@ -226,23 +226,24 @@ async def _tour(console: Console, app: web.Application, sandbox: Sandbox) -> Non
     _show(console, [], slack.responses[ada][-1]["text"])
     await asyncio.sleep(0.2)
     await worker.drain()
-    dm = slack.inbox(bob)[-1]
-    console.print("\n[bold cyan]Bob's Slack DM from Mio:[/bold cyan]")
+    dm = slack.inbox(carol)[-1]
+    console.print("\n[bold cyan]Carol's Slack DM from Mio:[/bold cyan]")
     _show(console, dm.blocks, dm.text)
-    await press(bob, dm, "mio:consent:allow", "Bob")
-    dm = slack.inbox(bob)[-1]
+    await press(carol, dm, "mio:consent:allow", "Carol")
+    dm = slack.inbox(carol)[-1]
     _show(console, dm.blocks, dm.text)
     link = next(el["url"] for b in dm.blocks for el in b.get("elements", []) if "url" in el)
     callback = await zoom.authorize(link, org.find("zoom", PERSON).user_id)
-    console.print("[bold magenta]Bob signs in to Zoom[/bold magenta] and allows Mio")
+    console.print("[bold magenta]Carol signs in to Zoom[/bold magenta] and allows Mio")
     async with aiohttp.ClientSession() as http, http.get(callback) as resp:
         console.print(f"OAuth callback: HTTP {resp.status}")
     await asyncio.sleep(0.2)
     await worker.drain()
-    dm = slack.inbox(bob)[-1]
-    console.print("\n[bold cyan]Bob's DM, updated in place:[/bold cyan]")
+    dm = slack.inbox(carol)[-1]
+    console.print("\n[bold cyan]Carol's DM, updated in place:[/bold cyan]")
     _show(console, dm.blocks, dm.text)
     await say("sync frank@acme.test zoom")
+    await demo_relay.tour(console, sandbox, worker, say)
     await say("users")
 
 
