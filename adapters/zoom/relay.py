@@ -180,8 +180,9 @@ class ZoomRelay:
             params={"to_contact": contact},
             user_token=True,
         )
-        if status == 404:
-            return None
+        code = body.get("code") if isinstance(body, dict) else None
+        if status == 404 or (status == 400 and code == 300):
+            return None  # 300 "Message does not exist" (relay-apis §4.3 GET and PUT pages)
         if status != 200 or not isinstance(body, dict):
             raise self._http.error(status, headers, body, user_token=True)
         found = self._seen(owner, contact, seen.sender_id, body, seen.message_id)
