@@ -175,11 +175,19 @@ class ZoomPlatform(ZoomLogin, ZoomRelay, Gated):
     async def prepare(self, public_url: str) -> list[str]:
         """Zoom's endpoint is set in the Marketplace app; check both apps' credentials."""
         account_id, _ = await self.workspace()
-        return [
+        said = [
             f"chatbot and directory credentials work for account {account_id}.",
             f"the chatbot's Bot Endpoint URL must be {public_url}/zoom/events "
             "(manifests/zoom/README.md); Zoom validates it with endpoint.url_validation.",
         ]
+        if self._login is None:
+            said.append("ZOOM_LOGIN_CLIENT_ID is not set: DMs with Zoom accounts are not relayed.")
+        else:
+            said.append(
+                f"the sign-in app's event endpoint must be {public_url}/zoom/events, subscribed "
+                "to team_chat.dm_message_posted only (manifests/zoom/README.md, section 3)."
+            )
+        return said
 
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
