@@ -192,7 +192,7 @@ class ZoomRelay:
         self, grant: TokenGrant, subscription: Subscription, since: datetime
     ) -> list[DmSeen]:
         """The owner's 1:1 sessions with news since `since`, then each one's messages."""
-        owner = grant.identity.user_id
+        owner, owner_email = grant.identity.user_id, (grant.identity.email or "").lower()
         sessions = await self._pages(
             grant,
             "chat/users/me/sessions",
@@ -204,11 +204,16 @@ class ZoomRelay:
             peer = str(session.get("peer_contact_user_id") or "")
             if not peer:
                 continue  # an external contact: not a 1:1 between two people of the account
-            peer_email = str(session.get("peer_contact_email") or "").lower()
+            # The list names senders by email only (§4.3): whose is each message?
+            senders = {
+                owner_email: owner,
+                str(session.get("peer_contact_email") or "").lower(): peer,
+            }
+            senders.pop("", None)
             for item in await self._messages(grant, peer, since):
-                if not item.get("id") or (_sent_at(item) or since) < since:
-                    continue
-                sender = peer if str(item.get("sender") or "").lower() == peer_email else owner
+                sender = senders.get(str(item.get("sender") or "").lower())
+                if not item.get("id") or sender is None or (_sent_at(item) or since) < since:
+                    continue  # a sender we cannot tell is not guessed at
                 seen.append(self._seen(owner, peer, sender, item, str(item["id"])))
         return sorted(seen, key=lambda s: s.sent_at or since)
 
@@ -232,6 +237,8 @@ class ZoomRelay:
         The body is plain (no `is_markdown_support`): Zoom's chatbot markdown has no escape for
         `*`, `_` or `~` (render.py), so styles are dropped rather than risk text becoming
         markup; links and mentions stay readable as text."""
+        # `head.style.bold`: the chatbot card's header style [mem: Zoom's chatbot message
+        # formatting guide; the header shows bold by default, so the style is belt and braces].
         head = {"text": f"{sender.name} ({sender.platform_label})", "style": {"bold": True}}
         return {
             "robot_jid": self.bot_jid,
