@@ -37,6 +37,7 @@ from bot.types import (
     TokenRefused,
     Unanswered,
 )
+from sandbox.base import RelayStandIn
 from sandbox.org import load_org
 from sandbox.zoom import ZoomSandbox
 from tests.adapters.support import Recorder, serving
@@ -115,6 +116,8 @@ async def test_sign_in_goes_to_the_login_app_and_covers_the_relay(
     assert "team_chat:write:user_message" in grant.scope.split()
     assert BOB in zoom.installed
     assert (platform.bot_threads, platform.message_limit) == (False, 1024)
+    stand_in: RelayStandIn = zoom  # the stand-in offers what the relay's e2e tests drive
+    assert stand_in.conversation(BOB, ADA) == []
 
 
 async def test_without_the_login_app_the_chatbot_app_links_but_not_for_the_relay(
