@@ -45,6 +45,7 @@ from bot.types import (
 log = logging.getLogger(__name__)
 
 MAX_SKEW_SECONDS = 300
+CHATBOT, LOGIN = "chatbot", "login"  # which app's secret verified a delivery
 
 
 class BadEvent(ValueError):
@@ -69,9 +70,6 @@ class Secrets:
 
     def secret(self, app: str) -> str:
         return self.login.webhook_secret if app == LOGIN and self.login else self.chatbot
-
-
-CHATBOT, LOGIN = "chatbot", "login"
 
 
 @dataclass(frozen=True, slots=True)
