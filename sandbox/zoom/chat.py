@@ -46,6 +46,40 @@ def _error(status: int, code: int, message: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status)
 
 
+FORMAT_TYPES = frozenset(
+    {"Bold", "Italic", "Strikethrough", "BulletedList", "NumberedList", "Underline", "FontSize",
+     "FontColor", "BackgroundColor", "LeftIndent", "Paragraph", "Quote", "AddLink"}
+)  # fmt: skip
+
+
+def _bad_ranges(message: str, body: dict[str, Any]) -> str | None:
+    """Why the send's `rich_text` / `at_items` are refused, as Zoom's `format_type` rules say
+    (an unknown type, positions outside the text, an `AddLink` that is not http(s) or crosses
+    a line), or None."""
+    for item in body.get("rich_text") or []:
+        start, end = item.get("start_position"), item.get("end_position")
+        if item.get("format_type") not in FORMAT_TYPES:
+            return "rich_text.format_type"
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+            return "rich_text position"
+        if end > len(message):
+            return "rich_text position"
+        link = item.get("format_attr")
+        if item["format_type"] == "AddLink" and (
+            not str(link).startswith(("http://", "https://")) or "\n" in message[start:end]
+        ):
+            return "rich_text AddLink"
+    for item in body.get("at_items") or []:
+        start, end = item.get("start_position"), item.get("end_position")
+        if item.get("at_type") == 1 and not item.get("at_contact"):
+            return "at_items.at_contact"
+        if not (
+            isinstance(start, int) and isinstance(end, int) and 0 <= start <= end < len(message)
+        ):
+            return "at_items position"
+    return None
+
+
 class ZoomUserChat(ZoomEvents):
     """`/v2/chat/users/me/*` for user tokens, and the login app's DM events."""
 
@@ -216,6 +250,8 @@ class ZoomUserChat(ZoomEvents):
                 },
                 status=400,
             )
+        if (bad := _bad_ranges(message, body)) is not None:
+            return _error(400, 300, f"Invalid parameter: {bad}.")
         contact = self._contact(str(body.get("to_contact") or ""))
         if contact is None or contact.status != "active":
             return _error(404, 1001, f"User does not exist: {body.get('to_contact', '')}.")

@@ -267,7 +267,7 @@ async def test_rate_limits_and_server_errors_are_retry_later(
     assert zoom.conversation(BOB, ADA) == []
 
 
-async def test_the_stand_in_refuses_a_message_over_1024_characters(
+async def test_the_stand_in_refuses_what_zoom_refuses(
     zoom: ZoomSandbox, platform: ZoomPlatform
 ) -> None:
     grant = await sign_in(zoom, platform, BOB)
@@ -275,6 +275,15 @@ async def test_the_stand_in_refuses_a_message_over_1024_characters(
         await platform._as_user(  # the raw send, bypassing the split
             grant, "POST", "chat/users/me/messages", json={"message": "x" * 1025, "to_contact": ADA}
         )
+    link = {"start_position": 0, "end_position": 3, "format_type": "AddLink", "format_attr": "x:y"}
+    with pytest.raises(PermanentFailure, match="AddLink"):
+        await platform._as_user(
+            grant,
+            "POST",
+            "chat/users/me/messages",
+            json={"message": "abc", "to_contact": ADA, "rich_text": [link]},
+        )
+    assert zoom.conversation(BOB, ADA) == []
 
 
 # -- reading ----------------------------------------------------------------------------------
