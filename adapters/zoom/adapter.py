@@ -12,7 +12,6 @@ import re
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
 import aiohttp
@@ -26,17 +25,17 @@ from adapters.zoom import inbound
 from adapters.zoom.client import AppToken, ZoomHttp
 from adapters.zoom.directory import JID_DOMAIN, PAGE_SIZE, directory_user, user_jid, users
 from adapters.zoom.errors import to_platform_error
+from adapters.zoom.login import LoginApp, ZoomLogin
+from adapters.zoom.relay import ZoomRelay
 from adapters.zoom.render import render_content
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
 from bot.types import (
     DirectoryUser,
-    Identity,
     Message,
     MessageRef,
     Platform,
     PlatformUserId,
     ReplyTarget,
-    TokenGrant,
 )
 
 DEFAULT_API_URL = "https://api.zoom.us/v2/"
@@ -56,8 +55,9 @@ _JID_MENTION = re.compile(
 )
 
 
-class ZoomPlatform(Gated):
-    """Zoom Team Chat through its chatbot API, the Server-to-Server directory and user OAuth."""
+class ZoomPlatform(ZoomLogin, ZoomRelay, Gated):
+    """Zoom Team Chat through its chatbot API, the Server-to-Server directory, people's own
+    sign-in (`login.py`, the user-managed login app) and the relay (`relay.py`)."""
 
     name: ClassVar[Platform] = Platform("zoom")
     label: ClassVar[str] = "Zoom"
@@ -83,6 +83,7 @@ class ZoomPlatform(Gated):
         oauth_url: str = DEFAULT_OAUTH_URL,
         rate_per_second: float | None = None,
         clock: Callable[[], float] = time.time,
+        login: LoginApp | None = None,
     ) -> None:
         self.account_id = account_id
         self.client_id = client_id
@@ -102,6 +103,8 @@ class ZoomPlatform(Gated):
             aiohttp.encode_basic_auth(s2s_client_id, s2s_client_secret),
         )
         self._answers = LaterAnswers(self.name, self.reply)
+        self._login = login  # people's sign-in app for the relay (ZOOM_LOGIN_*), when set
+        self._relay_key: bytes | None = None
 
     def __repr__(self) -> str:  # secrets never reach logs
         return f"ZoomPlatform(account_id={self.account_id!r}, api_url={self._http.api_url!r})"
@@ -133,6 +136,7 @@ class ZoomPlatform(Gated):
             api_url=setting(env, "ZOOM_API_URL", DEFAULT_API_URL),
             oauth_url=setting(env, "ZOOM_OAUTH_URL", DEFAULT_OAUTH_URL),
             rate_per_second=rate,
+            login=LoginApp.from_env(env),
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -147,7 +151,11 @@ class ZoomPlatform(Gated):
     # -- inbound -----------------------------------------------------------------------------
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
         on_event = inbound.events_handler(
-            self.name, self._webhook_secret, handler, self._answers.later, self._clock
+            self.name,
+            inbound.Secrets(self._webhook_secret, self._login),
+            handler,
+            self._answers.later,
+            self._clock,
         )
         return [web.post("/zoom/events", on_event)]
 
@@ -167,11 +175,19 @@ class ZoomPlatform(Gated):
     async def prepare(self, public_url: str) -> list[str]:
         """Zoom's endpoint is set in the Marketplace app; check both apps' credentials."""
         account_id, _ = await self.workspace()
-        return [
+        said = [
             f"chatbot and directory credentials work for account {account_id}.",
             f"the chatbot's Bot Endpoint URL must be {public_url}/zoom/events "
             "(manifests/zoom/README.md); Zoom validates it with endpoint.url_validation.",
         ]
+        if self._login is None:
+            said.append("ZOOM_LOGIN_CLIENT_ID is not set: DMs with Zoom accounts are not relayed.")
+        else:
+            said.append(
+                f"the sign-in app's event endpoint must be {public_url}/zoom/events, subscribed "
+                "to team_chat.dm_message_posted only (manifests/zoom/README.md, section 3)."
+            )
+        return said
 
     # -- directory ---------------------------------------------------------------------------
     async def workspace(self) -> tuple[str, str]:
@@ -297,64 +313,3 @@ class ZoomPlatform(Gated):
             message,
             visible_to,
         )
-
-    # -- user OAuth --------------------------------------------------------------------------
-    def authorize_url(self, state: str, redirect_uri: str) -> str:
-        query = urllib.parse.urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-            }
-        )
-        return f"{self._http.oauth_url}authorize?{query}"
-
-    async def exchange_code(self, code: str, redirect_uri: str) -> TokenGrant:
-        body = await self._http.oauth(
-            "token",
-            basic=self._app_basic,
-            form={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
-            user_token=True,
-        )
-        access_token = str(body.get("access_token") or "")
-        if not access_token:
-            raise to_platform_error(
-                502, {}, {"message": "code exchange answered without access_token"}
-            )
-        status, headers, me = await self._http.send(
-            "GET",
-            self._http.api("users/me"),
-            headers={"Authorization": f"Bearer {access_token}"},
-            user_token=True,
-        )
-        if status != 200 or not isinstance(me, dict) or not me.get("id"):
-            raise to_platform_error(status, headers, me, user_token=True)
-        expires_in = body.get("expires_in")
-        return TokenGrant(
-            identity=Identity(PlatformUserId(str(me["id"])), me.get("email") or None),
-            access_token=access_token,
-            refresh_token=body.get("refresh_token") or None,
-            expires_at=datetime.now(UTC) + timedelta(seconds=float(expires_in))
-            if expires_in
-            else None,
-            scope=str(body.get("scope") or ""),
-        )
-
-    async def revoke(self, grant: TokenGrant) -> str:
-        status, headers, body = await self._http.send(
-            "POST",
-            self._http.oauth_url + "revoke",
-            headers={"Authorization": self._app_basic},
-            form={"token": grant.access_token},
-            user_token=True,
-        )
-        if status == 200:
-            return "Zoom user token revoked (oauth/revoke)"
-        token_rejected = isinstance(body, dict) and body.get("error") not in (
-            None,
-            "invalid_client",
-        )
-        if status in (400, 401) and token_rejected:
-            return "Zoom user token was already invalid"
-        raise to_platform_error(status, headers, body, user_token=True)

@@ -14,13 +14,14 @@ from typing import Any
 
 from adapters.paging import AdminMustFix
 from adapters.retry import parse_retry_after
-from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
+from bot.types import PermanentFailure, Platform, PlatformError, RetryLater, TokenRefused
 
 PLATFORM = Platform("zoom")
 
 PER_SECOND_RETRY = 1.0  # a per-second 429 has no Retry-After: the next second is fine
 SERVER_ERROR_RETRY = 10.0  # 5xx without Retry-After
 NETWORK_RETRY = 5.0  # connection refused, reset, timeout
+USER_TOKEN_CODES = (124, 4711)  # REST: invalid/expired token, token lacks scopes (§I.27)
 CREDENTIALS_RETRY = 60.0  # the admin has to fix the app's credentials; do not hammer Zoom meanwhile
 
 
@@ -77,6 +78,11 @@ def to_platform_error(
         wait = SERVER_ERROR_RETRY if after is None else after
         return RetryLater(PLATFORM, f"{status} Zoom server error: {reason}", after=wait)
     app_credentials = isinstance(body, Mapping) and body.get("error") == "invalid_client"
+    code = body.get("code") if isinstance(body, Mapping) else None
+    if user_token and not app_credentials and (status == 401 or code in USER_TOKEN_CODES):
+        # A person's token Zoom no longer takes (124 invalid or expired), or one without the
+        # scopes the call needs (4711): only their signing in again helps (relay-apis §4.2).
+        return TokenRefused(PLATFORM, reason)
     if app_credentials or (status == 401 and not user_token):
         return AdminMustFix(
             PLATFORM,

@@ -25,12 +25,12 @@ from sandbox.zoom.state import ZoomState
 class ZoomEvents(ZoomState):
     """Deliveries to `{bot_url}/zoom/events`, kept for redelivery byte for byte."""
 
-    def sign(self, body: bytes, ts: int | None = None) -> dict[str, str]:
-        """The headers Zoom sends with a webhook body (§A.4)."""
+    def sign(self, body: bytes, ts: int | None = None, secret: str | None = None) -> dict[str, str]:
+        """The headers Zoom sends with a webhook body (§A.4), signed with the chatbot app's
+        secret token or, for the login app's events, with `secret`."""
         timestamp = str(int(time.time()) if ts is None else ts)
-        digest = hmac.new(
-            self.webhook_secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256
-        )
+        key = (secret or self.webhook_secret).encode()
+        digest = hmac.new(key, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
         return {
             "x-zm-request-timestamp": timestamp,
             "x-zm-signature": "v0=" + digest.hexdigest(),
@@ -49,18 +49,21 @@ class ZoomEvents(ZoomState):
             delivery.statuses.append(response.status)
             return response.status, await response.text()
 
-    async def deliver(self, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
-        """POST raw bytes to the bot's /zoom/events, signed unless `headers` are given."""
-        delivery = Delivery(body)
+    async def deliver(
+        self, body: bytes, headers: dict[str, str] | None = None, secret: str | None = None
+    ) -> tuple[int, str]:
+        """POST raw bytes to the bot's /zoom/events, signed (with `secret`, default the
+        chatbot app's) unless `headers` are given."""
+        delivery = Delivery(body, secret=secret)
         self.deliveries.append(delivery)
-        return await self._post_event(delivery, headers or self.sign(body))
+        return await self._post_event(delivery, headers or self.sign(body, secret=secret))
 
     async def redeliver(self, last: bool = True) -> tuple[int, str]:
         """Zoom's retry: the same body byte for byte, freshly signed (the newest, or the first)."""
         if not self.deliveries:
             raise LookupError("nothing was delivered yet")
         delivery = self.deliveries[-1 if last else 0]
-        return await self._post_event(delivery, self.sign(delivery.body))
+        return await self._post_event(delivery, self.sign(delivery.body, secret=delivery.secret))
 
     @staticmethod
     def _compact(event: dict[str, Any]) -> bytes:

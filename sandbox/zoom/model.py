@@ -95,9 +95,35 @@ class IssuedToken:
     scope: str
     user_id: str = ""
     refresh_token: str = ""
+    app: str = ""  # for user tokens: the app the person authorized, "chatbot" | "login"
 
 
 @dataclass
 class Delivery:
     body: bytes
     statuses: list[int] = field(default_factory=list)
+    secret: str | None = None  # the login app's secret token for its events; None: chatbot
+
+
+# The login app's scopes (manifests/zoom/login-app.json): what its user tokens carry.
+LOGIN_SCOPES = (
+    "team_chat:read:user_message team_chat:write:user_message team_chat:read:list_user_messages "
+    "team_chat:read:list_user_sessions user:read:user user:read:email"
+)
+
+
+@dataclass
+class UserDm:
+    """A message in a 1:1 between two users, as Zoom keeps it: plain text plus style ranges."""
+
+    message_id: str
+    sender_id: str
+    contact_id: str  # the member it was sent to
+    message: str
+    timestamp: int  # milliseconds
+    rich_text: list[dict[str, Any]] = field(default_factory=list)
+    at_items: list[dict[str, Any]] = field(default_factory=list)
+    by_app: bool = False  # sent through `POST /chat/users/me/messages`, not typed
+
+    def members(self) -> frozenset[str]:
+        return frozenset((self.sender_id, self.contact_id))

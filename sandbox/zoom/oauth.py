@@ -19,6 +19,7 @@ from aiohttp import web
 from sandbox.zoom.model import (
     BOT_NAME,
     INVALID_CLIENT,
+    LOGIN_SCOPES,
     IssuedToken,
 )
 from sandbox.zoom.state import ZoomState
@@ -40,8 +41,10 @@ class ZoomOAuth(ZoomState):
         return client_id, secret
 
     def _app(self, request: web.Request) -> str | None:
-        """Which app is calling: "chatbot", "s2s", or None for bad credentials."""
+        """Which app is calling: "chatbot", "s2s", "login", or None for bad credentials."""
         creds = self._basic(request)
+        if creds == (self.login_client_id, self.login_client_secret):
+            return "login"
         if creds == (self.client_id, self.client_secret):
             return "chatbot"
         if creds == (self.s2s_client_id, self.s2s_client_secret):
@@ -56,17 +59,21 @@ class ZoomOAuth(ZoomState):
         self._tokens[token] = record
         return token, record
 
-    def _user_tokens(self, user_id: str) -> dict[str, Any]:
-        access, record = self._issue("user", self.user_token_lifetime, "user:read", user_id)
+    def _user_tokens(self, user_id: str, app: str) -> dict[str, Any]:
+        """A user token of the app the person authorized: the chatbot app's reads who they are
+        (`user:read`), the login app's carries its user-level Team Chat scopes."""
+        scope = LOGIN_SCOPES if app == "login" else "user:read"
+        access, record = self._issue("user", self.user_token_lifetime, scope, user_id)
+        record.app = app
         refresh = secrets.token_urlsafe(32)
         record.refresh_token = refresh
-        self._refresh[refresh] = user_id
+        self._refresh[refresh] = (user_id, app)
         return {
             "access_token": access,
             "token_type": "bearer",
             "refresh_token": refresh,
             "expires_in": self.user_token_lifetime,
-            "scope": "user:read",
+            "scope": scope,
         }
 
     async def _token(self, request: web.Request) -> web.Response:
@@ -102,27 +109,27 @@ class ZoomOAuth(ZoomState):
                     "api_url": self.url,
                 }
             )
-        if grant == "authorization_code" and app == "chatbot":
+        if grant == "authorization_code" and app in ("chatbot", "login"):
             code = args.get("code", "")
             entry = self._codes.pop(code, None)  # single use, even when the rest is wrong
-            if entry is None or entry[2] < time.time():
+            if entry is None or entry[2] < time.time() or entry[3] != app:
                 return web.json_response(
                     {"reason": f"Invalid authorization code {code}", "error": "invalid_grant"},
                     status=400,
                 )
-            user_id, redirect_uri, _ = entry
+            user_id, redirect_uri, _, _ = entry
             if args.get("redirect_uri") != redirect_uri:
                 return web.json_response(
                     {"reason": "Redirect URI mismatch.", "error": "invalid_request"}, status=400
                 )
-            return web.json_response(self._user_tokens(user_id))
-        if grant == "refresh_token" and app == "chatbot":
-            user_id = self._refresh.pop(args.get("refresh_token", ""), "")
-            if not user_id:
+            return web.json_response(self._user_tokens(user_id, app))
+        if grant == "refresh_token" and app in ("chatbot", "login"):
+            user_id, issuer = self._refresh.pop(args.get("refresh_token", ""), ("", ""))
+            if not user_id or issuer != app:
                 return web.json_response(
                     {"reason": "Invalid Token!", "error": "invalid_request"}, status=400
                 )
-            return web.json_response(self._user_tokens(user_id))
+            return web.json_response(self._user_tokens(user_id, app))
         return web.json_response(
             {"reason": "Unsupported grant type", "error": "unsupported_grant_type"}, status=400
         )
@@ -130,7 +137,7 @@ class ZoomOAuth(ZoomState):
     async def _authorize_page(self, request: web.Request) -> web.Response:
         q = request.query
         if (
-            q.get("client_id") != self.client_id
+            q.get("client_id") not in (self.client_id, self.login_client_id)
             or q.get("response_type") != "code"
             or not q.get("redirect_uri")
         ):
@@ -179,7 +186,7 @@ class ZoomOAuth(ZoomState):
         state, user_id = str(form.get("state", "")), str(form.get("user_id", ""))
         user = self.users.get(user_id)
         if (
-            client_id != self.client_id
+            client_id not in (self.client_id, self.login_client_id)
             or not redirect_uri
             or user is None
             or user.status != "active"
@@ -187,7 +194,10 @@ class ZoomOAuth(ZoomState):
             return web.Response(status=400, text="Invalid authorization request.")
         if form.get("decision") == "allow":
             code = secrets.token_urlsafe(24)
-            self._codes[code] = (user_id, redirect_uri, time.time() + 600)
+            app = "login" if client_id == self.login_client_id else "chatbot"
+            self._codes[code] = (user_id, redirect_uri, time.time() + 600, app)
+            if app == "login":  # a user-managed app is installed by the person's consent
+                self.installed.add(user_id)
             params = {"code": code, "state": state}
         else:
             params = {"error": "access_denied", "state": state}
@@ -196,19 +206,28 @@ class ZoomOAuth(ZoomState):
         return web.Response(status=302, headers={"Location": location})
 
     async def _revoke(self, request: web.Request) -> web.Response:
-        if self._app(request) != "chatbot":
+        app = self._app(request)
+        if app not in ("chatbot", "login"):
             return web.json_response(INVALID_CLIENT, status=401)
         form = await request.post()
         token = str(form.get("token") or request.query.get("token", ""))
         record = self._tokens.get(token)
-        if record is None or record.kind != "user":
+        if record is None or record.kind != "user" or record.app != app:
             return web.json_response(
                 {"reason": "Invalid Token!", "error": "invalid_request"}, status=400
             )
         del self._tokens[token]
         self._refresh.pop(record.refresh_token, None)
         self.revoked.append(token)
+        if app == "login" and not self._user_tokens_left(record.user_id):
+            self.installed.discard(record.user_id)
         return web.json_response({"status": "success"})
+
+    def _user_tokens_left(self, user_id: str) -> bool:
+        return any(
+            t.kind == "user" and t.app == "login" and t.user_id == user_id
+            for t in self._tokens.values()
+        )
 
     async def authorize(self, authorize_url: str, user_id: str, approve: bool = True) -> str:
         """`user_id` opens the bot's authorize link and clicks Allow or Decline.

@@ -14,16 +14,18 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.zoom.chat import ZoomUserChat
 from sandbox.zoom.inbox_view import ZoomInboxView
 from sandbox.zoom.messages import ZoomMessages
 from sandbox.zoom.oauth import ZoomOAuth
 from sandbox.zoom.users import ZoomUsers
 
 
-class ZoomSandbox(ZoomOAuth, ZoomUsers, ZoomMessages, ZoomInboxView):
+class ZoomSandbox(ZoomOAuth, ZoomUsers, ZoomMessages, ZoomUserChat, ZoomInboxView):
     """Zoom for one account: `env()` points the bot here; `bot_url` points us at the bot.
 
-    Its parts live in this package's modules (OAuth, users, messages, events, inbox view).
+    Its parts live in this package's modules (OAuth, users, chatbot messages, people's 1:1
+    chats and the login app's events, deliveries, inbox view). It is a `RelayStandIn`.
     """
 
     def env(self) -> dict[str, str]:
@@ -35,6 +37,9 @@ class ZoomSandbox(ZoomOAuth, ZoomUsers, ZoomMessages, ZoomInboxView):
             "ZOOM_WEBHOOK_SECRET": self.webhook_secret,
             "ZOOM_S2S_CLIENT_ID": self.s2s_client_id,
             "ZOOM_S2S_CLIENT_SECRET": self.s2s_client_secret,
+            "ZOOM_LOGIN_CLIENT_ID": self.login_client_id,
+            "ZOOM_LOGIN_CLIENT_SECRET": self.login_client_secret,
+            "ZOOM_LOGIN_WEBHOOK_SECRET": self.login_webhook_secret,
             "ZOOM_API_URL": f"{self.url}/v2/",
             "ZOOM_OAUTH_URL": f"{self.url}/oauth/",
         }
@@ -50,6 +55,10 @@ class ZoomSandbox(ZoomOAuth, ZoomUsers, ZoomMessages, ZoomInboxView):
         app.router.add_post("/v2/im/chat/messages", self._send)
         app.router.add_put("/v2/im/chat/messages/{message_id}", self._edit)
         app.router.add_delete("/v2/im/chat/messages/{message_id}", self._delete)
+        app.router.add_post("/v2/chat/users/me/messages", self._send_dm)
+        app.router.add_get("/v2/chat/users/me/messages", self._list_dms)
+        app.router.add_get("/v2/chat/users/me/messages/{message_id}", self._get_dm)
+        app.router.add_get("/v2/chat/users/me/sessions", self._sessions)
         app.router.add_get("/inbox/{user_id}", self._inbox_page)
         app.router.add_post("/inbox/{user_id}/press", self._inbox_press)
 

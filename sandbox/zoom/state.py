@@ -20,6 +20,7 @@ from sandbox.zoom.model import (
     IssuedToken,
     SandboxMessage,
     SandboxUser,
+    UserDm,
 )
 
 
@@ -39,6 +40,12 @@ class ZoomState(FakeService):
         self.s2s_client_secret = secrets.token_urlsafe(24)
         self.bot_jid = f"v1{secrets.token_hex(10)}{JID_DOMAIN}"
         self.webhook_secret = secrets.token_urlsafe(16)
+        # The people's login app for the relay: a user-managed General app (relay-apis §4.1),
+        # with its own credentials and its own event subscription's secret token.
+        self.login_client_id = "zlg" + secrets.token_hex(8)
+        self.login_client_secret = secrets.token_urlsafe(24)
+        self.login_webhook_secret = secrets.token_urlsafe(16)
+        self.installed: set[str] = set()  # users who authorized the login app
         self.bot_url = ""  # the bot's base URL; deliveries go to f"{bot_url}/zoom/events"
         # Token lifetimes in seconds; tests shorten them to watch tokens really expire.
         self.chatbot_token_lifetime = 3600
@@ -51,12 +58,12 @@ class ZoomState(FakeService):
         self.revoked: list[str] = []  # access tokens revoked through /oauth/revoke
         self.deliveries: list[Delivery] = []
         self._tokens: dict[str, IssuedToken] = {}
-        self._codes: dict[
-            str, tuple[str, str, float]
-        ] = {}  # code → (user id, redirect_uri, expiry)
-        self._refresh: dict[str, str] = {}  # refresh token → user id
+        # code → (user id, redirect_uri, expiry, app it was issued for)
+        self._codes: dict[str, tuple[str, str, float, str]] = {}
+        self._refresh: dict[str, tuple[str, str]] = {}  # refresh token → (user id, app)
         self._pages: dict[str, tuple[str, int]] = {}  # next_page_token → (status, offset)
         self._messages: dict[str, SandboxMessage] = {}
+        self.dms: dict[str, UserDm] = {}  # 1:1 messages between users, by id, in send order
         self._session: aiohttp.ClientSession | None = None
 
     def add_user(self, account: OrgAccount) -> SandboxUser:
@@ -81,6 +88,15 @@ class ZoomState(FakeService):
     def inbox(self, user_id: str) -> list[SandboxMessage]:
         jid = self.users[user_id].jid
         return [m for m in self._messages.values() if m.to_jid == jid]
+
+    def revoke_user_token(self, user_id: str) -> None:
+        """The person's user tokens stop working, as when they are revoked on Zoom's side:
+        REST calls answer 124 and their refresh tokens are refused (§I.27)."""
+        for token, record in list(self._tokens.items()):
+            if record.kind == "user" and record.user_id == user_id:
+                del self._tokens[token]
+                self._refresh.pop(record.refresh_token, None)
+        self.installed.discard(user_id)
 
     def _bearer(self, request: web.Request) -> tuple[str, IssuedToken] | web.Response:
         """The valid token on the request, or Zoom's REST 401 (code 124)."""

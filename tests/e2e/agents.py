@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sandbox.base import NativeDm
 from sandbox.org import Org
 from sandbox.slack import SlackSandbox
 from sandbox.slack.service import SandboxMessage as SlackMessage
@@ -139,3 +140,18 @@ class ZoomAgent:
 
     async def authorize(self, url: str, email: str, approve: bool = True) -> str:
         return await self.sandbox.authorize(url, self.user_id(email), approve)
+
+    # -- the relay: people typing to each other in Zoom, and to the bot -----------------------
+    async def write_dm(self, sender_email: str, recipient_email: str, text: str) -> str:
+        """The sender types `text` (plain: Zoom keeps formatting out of the text) in their 1:1
+        with the recipient; the login app's event is delivered before this returns."""
+        sender, recipient = self.user_id(sender_email), self.user_id(recipient_email)
+        return await self.sandbox.user_dm(sender, recipient, text)
+
+    async def write_to_bot(self, sender_email: str, text: str, thread_id: str | None = None) -> str:
+        """The sender types `text` in their 1:1 with the chatbot (Zoom has no threads there)."""
+        return await self.sandbox.user_to_bot(self.user_id(sender_email), text, thread_id)
+
+    def conversation(self, email: str, other_email: str) -> list[NativeDm]:
+        """The two people's own 1:1 on Zoom, oldest first (what the bot posts is in `dms`)."""
+        return self.sandbox.conversation(self.user_id(email), self.user_id(other_email))
