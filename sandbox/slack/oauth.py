@@ -45,6 +45,7 @@ class SlackOAuth:
         self.client_id = f"{secrets.randbelow(10**10):010d}.{secrets.randbelow(10**12):012d}"
         self.client_secret = secrets.token_hex(16)
         self._codes: dict[str, _Code] = {}
+        self.scopes: dict[str, frozenset[str]] = {}  # issued token → the user scopes granted
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(AUTHORIZE_PATH, self._page)
@@ -67,6 +68,7 @@ class SlackOAuth:
             raise SlackError("bad_redirect_uri")
         token = f"xoxp-sandbox-{secrets.token_hex(16)}"
         self._user_tokens[token] = code.user_id
+        self.scopes[token] = frozenset(s for s in code.scope.split(",") if s)
         authed = {
             "id": code.user_id,
             "scope": code.scope,

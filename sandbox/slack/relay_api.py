@@ -1,0 +1,113 @@
+"""The Web API methods the relay reads DMs with (relay-apis §1.1-§1.2), for the Slack stand-in.
+
+Mixed into `SlackWebApi`, whose state (messages, DM channels, tokens) they read. A person's
+token reaches only their own DMs and needs the scope Slack's method page names: `im:history`
+for conversations.history, `im:read` for conversations.members / conversations.info /
+users.conversations (https://docs.slack.dev/reference/methods/conversations.history etc.).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sandbox.slack import payloads as p
+from sandbox.slack import wire
+from sandbox.slack.payloads import SandboxMessage, Workspace
+from sandbox.slack.wire import Caller, SlackError
+
+Method = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
+_DEFAULT_LIMIT = 100
+
+
+class RelayApi:
+    """conversations.history / members / info and users.conversations over the DMs."""
+
+    workspace: Workspace
+    messages: dict[tuple[str, str], SandboxMessage]
+    _dm_members: dict[str, frozenset[str]]
+    bot_scopes: set[str]
+
+    def need(self, caller: Caller, scope: str) -> None:
+        """Slack refuses a call whose token lacks the method's scope (`missing_scope`)."""
+        granted = self.bot_scopes if caller.is_bot else caller.scopes
+        if scope not in granted:
+            raise SlackError("missing_scope", needed=scope, provided=",".join(sorted(granted)))
+
+    def posted(self, message: SandboxMessage) -> None:
+        """Called after every chat.postMessage; the stand-in delivers the user events."""
+
+    def relay_methods(self) -> dict[str, Method]:
+        return {
+            "conversations.history": self._conversations_history,
+            "conversations.members": self._conversations_members,
+            "conversations.info": self._conversations_info,
+            "users.conversations": self._users_conversations,
+        }
+
+    def _member_channel(self, caller: Caller, args: dict[str, Any]) -> tuple[str, frozenset[str]]:
+        channel = str(args.get("channel", ""))
+        members = self._dm_members.get(channel)
+        if members is None or caller.user_id not in members:
+            raise SlackError("channel_not_found")  # not a member: Slack does not say it exists
+        return channel, members
+
+    async def _conversations_history(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (thread replies are only in conversations.replies), newest
+        first, between `oldest` and `latest` (exclusive unless `inclusive`)."""
+        self.need(caller, "im:history")
+        channel, _ = self._member_channel(caller, args)
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else float("inf")
+        inclusive = wire.truthy(args.get("inclusive"))
+
+        def within(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = sorted(
+            (
+                m
+                for (c, ts), m in self.messages.items()
+                if c == channel and within(float(ts)) and m.thread_ts in (None, m.ts)
+            ),
+            key=lambda m: float(m.ts),
+            reverse=True,
+        )
+        limit = wire.int_arg(args.get("limit"), default=_DEFAULT_LIMIT) or _DEFAULT_LIMIT
+        offset = wire.decode_cursor(str(args.get("cursor") or ""))
+        page, more = found[offset : offset + limit], offset + limit < len(found)
+        return {
+            "messages": [p.message_json(self.workspace, m) for m in page],
+            "has_more": more,
+            "response_metadata": {
+                "next_cursor": wire.encode_cursor(offset + limit) if more else ""
+            },
+        }
+
+    async def _conversations_members(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        self.need(caller, "im:read")
+        _, members = self._member_channel(caller, args)
+        return {"members": sorted(members), "response_metadata": {"next_cursor": ""}}
+
+    async def _conversations_info(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        """An IM object: `user` is the other member, as the caller sees the DM."""
+        self.need(caller, "im:read")
+        channel, members = self._member_channel(caller, args)
+        return {"channel": self._im(channel, members, caller.user_id)}
+
+    async def _users_conversations(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        self.need(caller, "im:read")
+        types = {t for t in str(args.get("types") or "public_channel").split(",") if t}
+        ims = [
+            self._im(channel, members, caller.user_id)
+            for channel, members in self._dm_members.items()
+            if caller.user_id in members and "im" in types
+        ]
+        return {"channels": ims, "response_metadata": {"next_cursor": ""}}
+
+    @staticmethod
+    def _im(channel: str, members: frozenset[str], viewer: str) -> dict[str, Any]:
+        other = next((m for m in members if m != viewer), viewer)
+        return {"id": channel, "is_im": True, "user": other, "is_user_deleted": False}
