@@ -59,7 +59,7 @@ class SlackRelay:
     _http: SlackClient
     _client_id: str
     _client_secret: str
-    _bot_user: str | None = None
+    _bot: tuple[str, str] | None = None  # the bot's (user id, bot id), from auth.test
 
     def use_relay_key(self, key: bytes) -> None:
         """Slack signs every delivery with the app's signing secret and echoes no per-person
@@ -127,7 +127,7 @@ class SlackRelay:
             )
             found = [str(m) for m in members.get("members") or []]
             others = [m for m in found if m != seen.sender_id]
-            if len(found) != 2 or len(others) != 1 or others[0] == await self._bot_user_id():
+            if len(found) != 2 or len(others) != 1 or others[0] == (await self._bot_ids())[0]:
                 return None  # not a 1:1 between two people (a group DM, or the bot's DM)
             other = PlatformUserId(others[0])
         prose = seen.prose
@@ -146,7 +146,7 @@ class SlackRelay:
     ) -> list[DmSeen]:
         """Every 1:1 the owner has (`users.conversations types=im`), read since `since`."""
         token, owner = grant.access_token, grant.identity.user_id
-        bot = await self._bot_user_id()
+        bot, _ = await self._bot_ids()
         seen: list[DmSeen] = []
         cursor: str | None = None
         while True:
@@ -256,7 +256,7 @@ class SlackRelay:
         1:1 with `to`, from conversations.history. Replies inside a bot thread are not in the
         history (Slack lists a thread's root only), so those are not found."""
         channel = await self._open(grant, to.user_id)
-        author = grant.identity.user_id if grant else await self._bot_user_id()
+        authors = {grant.identity.user_id} if grant else set(await self._bot_ids())
         wanted = [parse(render(part)) for part in _parts(prose)]
         token = grant.access_token if grant else None
         posts: list[Post] = []
@@ -264,7 +264,8 @@ class SlackRelay:
             if len(posts) == len(wanted):
                 break
             text = parse(str(message.get("text", "")))
-            if message.get("user") == author and text == wanted[len(posts)]:
+            by = {message.get("user"), message.get("bot_id")} & authors
+            if by and text == wanted[len(posts)]:
                 posts.append(Post(channel, str(message["ts"])))
         return posts or None
 
@@ -277,11 +278,12 @@ class SlackRelay:
         )
         return str(opened["channel"]["id"])
 
-    async def _bot_user_id(self) -> str:
-        if self._bot_user is None:
+    async def _bot_ids(self) -> tuple[str, str]:
+        """A customised bot post (username) may carry only `bot_id`, so both are matched."""
+        if self._bot is None:
             auth = await relay_call(self._http.relay.auth_test(), user_token=False)
-            self._bot_user = str(auth["user_id"])
-        return self._bot_user
+            self._bot = (str(auth["user_id"]), str(auth.get("bot_id") or ""))
+        return self._bot
 
 
 def _parts(prose: Prose) -> list[Prose]:
