@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 
 from adapters.paging import AdminMustFix
@@ -428,3 +429,18 @@ async def test_revoked_tokens_and_uninstall_are_access_revoked(
         (), True, "slack:evt:Ev0GONE",
     )  # fmt: skip
     assert json.loads(body)["event"]["type"] == "app_uninstalled"
+
+
+# -- the stand-in's browser view of people's own DMs ------------------------------------------
+async def test_the_inbox_view_types_and_shows_native_dms(sandbox: SlackSandbox) -> None:
+    async with aiohttp.ClientSession() as http:
+        form = {"to": "U0BOB", "text": "<b>hi</b> *there*"}
+        async with http.post(
+            f"{sandbox.url}/inbox/U0ADA/dms", data=form, allow_redirects=False
+        ) as sent:
+            assert sent.status == 303
+        async with http.get(f"{sandbox.url}/inbox/U0BOB/dms") as page:
+            shown = await page.text()
+    [dm] = sandbox.conversation("U0BOB", "U0ADA")
+    assert (dm.sender_id, dm.text) == ("U0ADA", "<b>hi</b> *there*")
+    assert "&lt;b&gt;hi&lt;/b&gt; *there*" in shown and "<b>hi</b>" not in shown
