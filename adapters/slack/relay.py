@@ -9,7 +9,7 @@ goes through the relay's own client (`SlackClient.relay`, no automatic re-sends)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -80,8 +80,9 @@ class SlackRelay:
         call = self._http.relay.api_call(
             "oauth.v2.access", data=form, headers={"Authorization": basic}
         )
-        answer = await relay_call(call, user_token=True)
-        fresh: Mapping[str, Any] = answer.get("authed_user") or answer.data  # type: ignore[assignment]
+        # The new pair comes at the top level (access_token, refresh_token, expires_in, scope:
+        # @slack/oauth's OAuthV2TokenRefreshResponse); the old refresh token is spent.
+        fresh = await relay_call(call, user_token=True)
         token = fresh.get("access_token")
         if not token:
             raise PermanentFailure(SLACK, "oauth.v2.access refreshed no user token")

@@ -123,6 +123,24 @@ async def test_subscriptions_are_the_apps_own_and_tokens_do_not_expire(
     assert sandbox.calls_to("oauth.v2.access") and not sandbox.calls_to("apps.event")
 
 
+async def test_with_token_rotation_a_grant_is_refreshed_once_per_refresh_token(
+    sandbox: SlackSandbox, slack: SlackPlatform
+) -> None:
+    sandbox.oauth.rotation = True
+    grant = await linked(sandbox, slack, ADA)
+    assert grant.refresh_token and grant.expires_at
+    fresh = await slack.refresh_grant(grant)
+    assert fresh.access_token != grant.access_token and fresh.refresh_token != grant.refresh_token
+    assert fresh.expires_at is not None and fresh.expires_at > datetime.now(UTC)
+    assert (fresh.identity, fresh.scope) == (
+        grant.identity,
+        ",".join(sorted(grant.scope.split(","))),
+    )
+    await slack.post_as_user(fresh, person("U0BOB"), Prose.text("still me"))
+    with pytest.raises(TokenRefused, match="invalid_refresh_token"):
+        await slack.refresh_grant(grant)  # its refresh token was spent
+
+
 # -- posting ----------------------------------------------------------------------------------
 async def test_post_as_user_is_the_persons_message_in_their_dm(
     sandbox: SlackSandbox, slack: SlackPlatform
