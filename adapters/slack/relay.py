@@ -254,21 +254,45 @@ class SlackRelay:
         self, grant: TokenGrant | None, to: DirectoryUser, prose: Prose, since: datetime
     ) -> list[Post] | None:
         """The parts of `prose` posted since `since` by the grant's owner (or the bot) in the
-        1:1 with `to`, from conversations.history. Replies inside a bot thread are not in the
-        history (Slack lists a thread's root only), so those are not found."""
+        1:1 with `to`: conversations.history, and for the bot, whose relayed posts are mostly
+        replies in a correspondent's thread, conversations.replies of the threads that moved."""
         channel = await self._open(grant, to.user_id)
         authors = {grant.identity.user_id} if grant else set(await self._bot_ids())
         wanted = [parse(render(part)) for part in _parts(prose)]
-        token = grant.access_token if grant else None
+        token, oldest = (grant.access_token if grant else None), slack_ts(since)
+        found = {str(m["ts"]): m async for m in self._history(token, channel, oldest=oldest)}
+        if grant is None:
+            found |= {str(m["ts"]): m for m in await self._thread_replies(channel, oldest)}
         posts: list[Post] = []
-        async for message in self._history(token, channel, oldest=slack_ts(since)):
+        for ts, message in sorted(found.items(), key=lambda item: float(item[0])):
             if len(posts) == len(wanted):
                 break
-            text = parse(str(message.get("text", "")))
             by = {message.get("user"), message.get("bot_id")} & authors
-            if by and text == wanted[len(posts)]:
-                posts.append(Post(channel, str(message["ts"])))
+            if by and parse(str(message.get("text", ""))) == wanted[len(posts)]:
+                posts.append(Post(channel, ts))
         return posts or None
+
+    async def _thread_replies(self, channel: str, oldest: str) -> list[dict[str, Any]]:
+        """Replies since `oldest` in the threads of the bot's DM: Slack's history lists only
+        a thread's root, with `latest_reply` telling which threads moved (one page of roots:
+        a correspondent's thread that moved lately is among the newest)."""
+        roots = await relay_call(
+            self._http.relay.conversations_history(channel=channel, limit=_HISTORY_PAGE),
+            user_token=False,
+        )
+        replies: list[dict[str, Any]] = []
+        for root in roots.get("messages") or []:
+            if float(root.get("latest_reply") or 0) < float(oldest):
+                continue
+            thread = await relay_call(
+                self._http.relay.conversations_replies(
+                    channel=channel, ts=str(root["ts"]), oldest=oldest, inclusive=True,
+                    limit=_HISTORY_PAGE,
+                ),
+                user_token=False,
+            )  # fmt: skip
+            replies += [m for m in thread.get("messages") or [] if m.get("ts") != root["ts"]]
+        return replies
 
     async def _open(self, grant: TokenGrant | None, user_id: str) -> str:
         """The D… channel of the 1:1 (conversations.open, im:write; relay-apis §1.2)."""

@@ -40,6 +40,7 @@ class RelayApi:
     def relay_methods(self) -> dict[str, Method]:
         return {
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "conversations.members": self._conversations_members,
             "conversations.info": self._conversations_info,
             "users.conversations": self._users_conversations,
@@ -79,12 +80,44 @@ class RelayApi:
         offset = wire.decode_cursor(str(args.get("cursor") or ""))
         page, more = found[offset : offset + limit], offset + limit < len(found)
         return {
-            "messages": [p.message_json(self.workspace, m) for m in page],
+            "messages": [self._with_replies(m) for m in page],
             "has_more": more,
             "response_metadata": {
                 "next_cursor": wire.encode_cursor(offset + limit) if more else ""
             },
         }
+
+    async def _conversations_replies(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its root first, then the replies between `oldest` and `latest`."""
+        self.need(caller, "im:history")
+        channel, _ = self._member_channel(caller, args)
+        root = self.messages.get((channel, str(args.get("ts", ""))))
+        if root is None:
+            raise SlackError("thread_not_found")
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else float("inf")
+        replies = sorted(
+            (m for m in self._replies(root) if oldest <= float(m.ts) <= latest),
+            key=lambda m: float(m.ts),
+        )
+        messages = [self._with_replies(root)] + [p.message_json(self.workspace, m) for m in replies]
+        return {"messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}}
+
+    def _replies(self, root: SandboxMessage) -> list[SandboxMessage]:
+        return [
+            m
+            for m in self.messages.values()
+            if m.channel == root.channel and m.thread_ts == root.ts and m.ts != root.ts
+        ]
+
+    def _with_replies(self, message: SandboxMessage) -> dict[str, Any]:
+        """A thread root as history shows it: `reply_count` and `latest_reply`."""
+        body = p.message_json(self.workspace, message)
+        replies = self._replies(message)
+        if replies:
+            latest = max(replies, key=lambda m: float(m.ts)).ts
+            body |= {"thread_ts": message.ts, "reply_count": len(replies), "latest_reply": latest}
+        return body
 
     async def _conversations_members(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         self.need(caller, "im:read")

@@ -209,10 +209,19 @@ async def test_find_post_finds_what_an_unanswered_post_left(
     assert await slack.find_post(grant, person("U0BOB"), prose, later) is None
 
 
-async def test_find_post_as_the_bot(sandbox: SlackSandbox, slack: SlackPlatform) -> None:
+async def test_find_post_as_the_bot_also_looks_inside_threads(
+    sandbox: SlackSandbox, slack: SlackPlatform
+) -> None:
+    teri, bob = Sender("Teri", "Teams"), person("U0BOB")
     since = datetime.now(UTC) - timedelta(seconds=5)
-    posts = await slack.post_as_bot(person("U0BOB"), Sender("T", "Teams"), Prose.text("yo"), None)
-    assert await slack.find_post(None, person("U0BOB"), Prose.text("yo"), since) == posts
+    [root] = await slack.post_as_bot(bob, teri, Prose.text("yo"), None)
+    assert await slack.find_post(None, bob, Prose.text("yo"), since) == [root]
+    sandbox.drop_answer("chat.postMessage")
+    with pytest.raises(Unanswered):
+        await slack.post_as_bot(bob, teri, Prose.text("in the thread"), root.message_id)
+    [reply] = [m for m in sandbox.inbox("U0BOB") if m.thread_ts == root.message_id]
+    found = await slack.find_post(None, bob, Prose.text("in the thread"), since)
+    assert found == [Post(root.conversation_id, reply.ts)]
 
 
 # -- reading ----------------------------------------------------------------------------------
