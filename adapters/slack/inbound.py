@@ -6,6 +6,11 @@ committed before Slack gets its 200: without it Bolt acks Events API deliveries 
 the listener afterwards, and a crash in between would lose the DM. Every listener calls `ack`
 only after the edge has returned. When the edge wants a DM again (`Redeliver`), the listener
 raises `RedeliveryWanted` before any ack: Bolt then answers 500, and Slack retries the event.
+
+The relay (issue 10) adds user events: `message.im` "on behalf of users" (a DM between two
+people, seen through the one authorization Slack lists) becomes a `DmSeen`; a message typed
+to the bot carries its prose and thread for the core to relay; `tokens_revoked` and
+`app_uninstalled` become `AccessRevoked`. The translation itself is in `user_events.py`.
 """
 
 from __future__ import annotations
