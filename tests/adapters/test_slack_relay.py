@@ -39,6 +39,7 @@ from bot.types import (
     TokenRefused,
     Unanswered,
 )
+from sandbox.base import RelayStandIn
 from sandbox.org import load_org
 from sandbox.slack import SlackSandbox
 from sandbox.slack.payloads import dumps, envelope
@@ -471,3 +472,20 @@ async def test_the_inbox_view_types_and_shows_native_dms(sandbox: SlackSandbox) 
     [dm] = sandbox.conversation("U0BOB", "U0ADA")
     assert (dm.sender_id, dm.text) == ("U0ADA", "<b>hi</b> *there*")
     assert "&lt;b&gt;hi&lt;/b&gt; *there*" in shown and "<b>hi</b>" not in shown
+
+
+async def test_the_stand_in_is_a_relay_stand_in_whose_history_holds_roots_only(
+    sandbox: SlackSandbox, slack: SlackPlatform
+) -> None:
+    stand_in: RelayStandIn = sandbox
+    grant = await linked(sandbox, slack, ADA)
+    root = await stand_in.user_dm("U0ADA", "U0BOB", "root")
+    channel = sandbox.dm_channel("U0ADA", "U0BOB")
+    reply = await slack.post_as_user(grant, person("U0BOB"), Prose.text("not threaded"))
+    assert [m.message_id for m in stand_in.conversation("U0BOB", "U0ADA")] == [
+        root, reply[0].message_id,
+    ]  # fmt: skip
+    sandbox.messages[(channel, root)].thread_ts = root
+    sandbox.messages[(channel, reply[0].message_id)].thread_ts = root  # now a reply
+    seen = await slack.messages_since(grant, Subscription(""), datetime.now(UTC) - timedelta(1))
+    assert [s.message_id for s in seen] == [root]
