@@ -457,6 +457,8 @@ async def test_revoked_tokens_and_uninstall_are_access_revoked(
         (), True, "slack:evt:Ev0GONE",
     )  # fmt: skip
     assert json.loads(body)["event"]["type"] == "app_uninstalled"
+    await sandbox.user_dm("U0BOB", "U0ADA", "after the revocation")
+    assert len(recorder.events) == 2  # a revoked token sees no more user events
 
 
 # -- the stand-in's browser view of people's own DMs ------------------------------------------
