@@ -12,8 +12,12 @@ Teams show up as written instead of notifying, mentioning or linking. mrkdwn has
 `* _ ~` and the backtick, so each such character in literal text is wrapped in zero-width
 spaces (U+200B): a marker must touch a word boundary to open or close a style, and a zero-width
 space next to it is neither whitespace nor the start of the line, so `*not bold*` typed on
-Teams stays as typed. `parse` treats a marker with a zero-width space beside it as literal and
-drops those spaces, so a relayed message read back (an echo, a backfill) gives the same prose.
+Teams stays as typed. A `>` opening a line (Slack stores a typed quote as `&gt; …`) gets one
+too, so it does not become a quote. Slack documents no escape for these, so this rests on how
+its clients apply the boundary rule [mem: not in Slack's reference; a `rich_text` block would be
+the exact alternative]. `parse` treats a marker with a zero-width space beside it as literal
+and drops those spaces, so a relayed message read back (an echo, a backfill) gives the same
+prose.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ _INLINE = re.compile(
     rf"(?P<styled>[^\s{ZWSP}](?:[^\n]*?[^\s{ZWSP}])?)(?P=mark)(?![\w{ZWSP}])"
 )
 _NEUTRALISED = re.compile(rf"{ZWSP}?([*_~`]){ZWSP}?")
+_QUOTE = re.compile(r"(^|\n)&gt;")
 _BROADCASTS = {"here": "@here", "channel": "@channel", "everyone": "@everyone"}
 
 
@@ -85,7 +90,8 @@ def _inline(text: str, styles: frozenset[Style]) -> list[Piece]:
 
 
 def _literal(text: str, styles: frozenset[Style]) -> list[Piece]:
-    text = unescape(_NEUTRALISED.sub(r"\1", text))
+    text = _NEUTRALISED.sub(r"\1", text).replace(f"{ZWSP}&gt;", "&gt;")
+    text = unescape(text)
     return [Run(text, styles)] if text else []
 
 
@@ -140,8 +146,10 @@ def escape(text: str) -> str:
 
 
 def neutralise(text: str) -> str:
-    """Escaped literal text whose `* _ ~` and backticks can open or close nothing."""
-    return re.sub(r"([*_~`])", rf"{ZWSP}\1{ZWSP}", escape(text))
+    """Escaped literal text whose `* _ ~` and backticks can open or close nothing, and whose
+    line-leading `>` quotes nothing."""
+    marked = re.sub(r"([*_~`])", rf"{ZWSP}\1{ZWSP}", escape(text))
+    return _QUOTE.sub(rf"\1{ZWSP}&gt;", marked)
 
 
 def _render_piece(piece: Piece) -> str:

@@ -94,6 +94,7 @@ def test_what_slack_sends_renders_back_the_same(mrkdwn: str) -> None:
         "```not a block```",
         "a & b < c > d &amp; e",
         "<b>html</b> and [x](https://y.test)",
+        "> not a quote\n> nor this",
     ],
 )
 def test_hostile_text_from_another_platform_stays_literal(typed_elsewhere: str) -> None:
@@ -134,3 +135,7 @@ def test_backtick_inside_code_and_fence_inside_a_block_cannot_end_them() -> None
 
 def test_measure_counts_the_rendered_text() -> None:
     assert measure(Prose.text("a<b")) == len("a&lt;b")
+
+
+def test_a_line_leading_greater_than_sign_is_not_a_quote() -> None:
+    assert render(Prose.text("> hi\na > b")) == f"{ZWSP}&gt; hi\na &gt; b"
