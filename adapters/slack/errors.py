@@ -111,7 +111,8 @@ async def relay_call[T](call: Awaitable[T], *, user_token: bool, sends: bool = F
         return await call
     except SlackApiError as exc:
         error = from_sdk_error(exc)
-        if user_token and error.reason in USER_TOKEN_REFUSED:
+        # Slack answers its codes with HTTP 200; a bare 401 (a proxy, an edge) means the same.
+        if user_token and (error.reason in USER_TOKEN_REFUSED or _status(exc.response) == 401):
             raise TokenRefused(SLACK, error.reason) from exc
         raise error from exc
     except (aiohttp.ClientError, TimeoutError) as exc:

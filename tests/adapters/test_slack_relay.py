@@ -283,6 +283,15 @@ async def test_revoked_user_token_is_token_refused(
         await slack.messages_since(unknown, Subscription(""), datetime.now(UTC))
 
 
+async def test_a_bare_401_on_a_user_token_is_token_refused(
+    sandbox: SlackSandbox, slack: SlackPlatform
+) -> None:
+    grant = await linked(sandbox, slack, ADA)
+    sandbox.fail("conversations.open", 401)
+    with pytest.raises(TokenRefused):
+        await slack.post_as_user(grant, person("U0BOB"), Prose.text("hi"))
+
+
 async def test_grant_without_a_relay_scope_is_token_refused(
     sandbox: SlackSandbox, slack: SlackPlatform
 ) -> None:
