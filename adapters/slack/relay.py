@@ -60,6 +60,7 @@ class SlackRelay:
     _client_id: str
     _client_secret: str
     _bot: tuple[str, str] | None = None  # the bot's (user id, bot id), from auth.test
+    _app: str | None = None  # our app id (`api_app_id` in events), from bots.info
 
     def use_relay_key(self, key: bytes) -> None:
         """Slack signs every delivery with the app's signing secret and echoes no per-person
@@ -146,7 +147,7 @@ class SlackRelay:
         self, grant: TokenGrant, subscription: Subscription, since: datetime
     ) -> list[DmSeen]:
         """Every 1:1 the owner has (`users.conversations types=im`), read since `since`."""
-        token, owner = grant.access_token, grant.identity.user_id
+        token = grant.access_token
         bot, _ = await self._bot_ids()
         seen: list[DmSeen] = []
         cursor: str | None = None
@@ -160,18 +161,21 @@ class SlackRelay:
             for im in page.get("channels") or []:
                 peer = str(im.get("user") or "")
                 if peer and peer != bot:
-                    seen += await self._dms_in(token, owner, str(im["id"]), peer, since)
+                    seen += await self._dms_in(grant, str(im["id"]), peer, since)
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
                 return sorted(seen, key=lambda dm: float(dm.message_id))
 
     async def _dms_in(
-        self, token: str, owner: PlatformUserId, channel: str, peer: str, since: datetime
+        self, grant: TokenGrant, channel: str, peer: str, since: datetime
     ) -> list[DmSeen]:
+        """One 1:1's messages since `since`, without what this app posted (as the webhook
+        path drops them by `app_id`, relay-apis §1.6)."""
+        owner, ours = grant.identity.user_id, await self._app_id()
         found: list[DmSeen] = []
-        async for message in self._history(token, channel, oldest=slack_ts(since)):
+        async for message in self._history(grant.access_token, channel, oldest=slack_ts(since)):
             sender = message.get("user")
-            if message.get("subtype") or not sender:
+            if message.get("subtype") or not sender or message.get("app_id") == ours:
                 continue  # edits, deletes and joins come with issue 10's follow-up
             ts = str(message["ts"])
             found.append(
@@ -302,6 +306,14 @@ class SlackRelay:
             user_token=grant is not None,
         )
         return str(opened["channel"]["id"])
+
+    async def _app_id(self) -> str:
+        """Our app's id, from bots.info on our bot (bot scope users:read)."""
+        if self._app is None:
+            _, bot_id = await self._bot_ids()
+            info = await relay_call(self._http.relay.bots_info(bot=bot_id), user_token=False)
+            self._app = str((info.get("bot") or {}).get("app_id") or "")
+        return self._app
 
     async def _bot_ids(self) -> tuple[str, str]:
         """A customised bot post (username) may carry only `bot_id`, so both are matched."""

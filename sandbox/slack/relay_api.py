@@ -44,6 +44,7 @@ class RelayApi:
             "conversations.members": self._conversations_members,
             "conversations.info": self._conversations_info,
             "users.conversations": self._users_conversations,
+            "bots.info": self._bots_info,
         }
 
     def _member_channel(self, caller: Caller, args: dict[str, Any]) -> tuple[str, frozenset[str]]:
@@ -139,6 +140,16 @@ class RelayApi:
             if caller.user_id in members and "im" in types
         ]
         return {"channels": ims, "response_metadata": {"next_cursor": ""}}
+
+    async def _bots_info(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        """Our bot, or the per-authorisation bot profile of a user-token post (§1.6)."""
+        self.need(caller, "users:read")
+        bot_id, ws = str(args.get("bot", "")), self.workspace
+        if bot_id != ws.bot_id and not bot_id.startswith("B0U"):
+            raise SlackError("bot_not_found")
+        user = ws.bot_user_id if bot_id == ws.bot_id else None
+        bot = {"id": bot_id, "deleted": False, "name": ws.app_name, "app_id": ws.app_id}
+        return {"bot": bot | ({"user_id": user} if user else {})}
 
     @staticmethod
     def _im(channel: str, members: frozenset[str], viewer: str) -> dict[str, Any]:

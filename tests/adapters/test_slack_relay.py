@@ -261,6 +261,7 @@ async def test_messages_since_reads_every_dm_oldest_first(
     await sandbox.user_dm("U0ADA", "U0CAROL", "two")
     await sandbox.user_dm("U0ADA", "U0BOB", "three")
     await sandbox.user_to_bot("U0ADA", "help")  # the bot's DM is not a person's 1:1
+    await slack.post_as_user(grant, person("U0BOB"), Prose.text("relayed by us"))
     seen = await slack.messages_since(grant, Subscription(""), since)
     assert [(s.sender_id, s.other_id, s.prose) for s in seen] == [
         (BOB, ADA, Prose.text("one")),
