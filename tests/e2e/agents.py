@@ -89,7 +89,12 @@ class SlackAgent:
         return status
 
     def dms(self, email: str) -> list[Seen]:
-        return [self._seen(m.text, m.blocks, m) for m in self.sandbox.inbox(self.user_id(email))]
+        # A relayed message from a represented sender shows their name as its author
+        # (chat:write.customize `username`), above the text, as Slack's client does.
+        return [
+            self._seen(f"{m.username}\n{m.text}" if m.username else m.text, m.blocks, m)
+            for m in self.sandbox.inbox(self.user_id(email))
+        ]
 
     async def authorize(self, url: str, email: str, approve: bool = True) -> str:
         return await self.sandbox.authorize(url, self.user_id(email), approve)
