@@ -499,6 +499,7 @@ async def test_reply_goes_to_response_url_or_the_channel(
 ) -> None:
     await sandbox.slash_command("U0ADA", "import")
     [command] = recorder.events
+    assert isinstance(command, InboundCommand)
     await slack.reply(command.reply_to, Message(text="Import finished", lines=("9 people",)))
     [posted] = sandbox.responses["U0ADA"]
     assert (posted["text"], posted["response_type"], posted["replace_original"]) == (
