@@ -19,6 +19,7 @@ from adapters.slack.client import SlackClient
 from adapters.slack.directory import PAGE_SIZE, directory_user
 from adapters.slack.errors import SLACK, slack_call
 from adapters.slack.inbound import EVENTS_PATH, SlackInbound
+from adapters.slack.relay import SlackRelay
 from adapters.slack.render import fallback_text, render_blocks
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler
 from bot.types import (
@@ -36,7 +37,10 @@ from bot.types import (
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
-USER_SCOPES = ("users:read", "users:read.email", "im:write", "chat:write")
+# The consent sign-in's user scopes: the directory look-ups it always had, plus the relay's
+# (issue 10 §5: im:history and im:read to read the person's DMs, im:write and chat:write to
+# open and post in them as the person; relay.RELAY_SCOPES).
+USER_SCOPES = ("users:read", "users:read.email", "im:write", "chat:write", "im:history", "im:read")
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _MAILTO = "<mailto:"
@@ -45,8 +49,9 @@ _ALREADY_INVALID = frozenset({"invalid_auth", "token_revoked", "account_inactive
 _REQUIRED = ("SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 
 
-class SlackPlatform(Gated):
-    """One Slack workspace, reached with a bot token; users link theirs through OAuth v2."""
+class SlackPlatform(SlackRelay, Gated):
+    """One Slack workspace, reached with a bot token; users link theirs through OAuth v2.
+    With `SlackRelay` it is also a `RelayPlatform` (bot.platform)."""
 
     name: ClassVar[Platform] = SLACK
     label: ClassVar[str] = "Slack"

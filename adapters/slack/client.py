@@ -23,13 +23,18 @@ class SlackClient(Http):
     def __init__(self, bot_token: str, api_url: str) -> None:
         super().__init__("Slack", to_platform_error)
         self.web = AsyncWebClient(token=bot_token, base_url=api_url)
+        # The relay's client: no retry handlers, because slack_sdk's default one re-sends a
+        # request whose connection dropped, and a re-sent chat.postMessage posts twice (no
+        # Slack method takes an idempotency key: relay-apis §7 surprise 22). The relay looks
+        # for the post instead (`find_post`).
+        self.relay = AsyncWebClient(token=bot_token, base_url=api_url, retry_handlers=[])
 
     async def start(self) -> None:
         await super().start()
-        self.web.session = self.session
+        self.web.session = self.relay.session = self.session
 
     async def close(self) -> None:
-        self.web.session = None
+        self.web.session = self.relay.session = None
         await super().close()
 
     async def respond(self, response_url: str, body: dict[str, Any]) -> None:

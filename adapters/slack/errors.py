@@ -15,7 +15,14 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.paging import AdminMustFix
 from adapters.retry import parse_retry_after
-from bot.types import PermanentFailure, Platform, PlatformError, RetryLater
+from bot.types import (
+    PermanentFailure,
+    Platform,
+    PlatformError,
+    RetryLater,
+    TokenRefused,
+    Unanswered,
+)
 
 SLACK = Platform("slack")
 
@@ -40,6 +47,20 @@ TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 CREDENTIAL_RETRY_AFTER = 60.0
+# On a person's user token the same codes mean the person's grant no longer works (revoked,
+# deactivated, or granted before the relay's scopes existed): only their consenting again
+# helps, so the relay fails their sync `token_revoked` and asks them (issue 10 §6).
+USER_TOKEN_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "invalid_refresh_token",
+    }
+)
 
 
 def from_sdk_error(
@@ -79,6 +100,24 @@ async def slack_call[T](call: Awaitable[T]) -> T:
     try:
         return await call
     except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        raise from_sdk_error(exc) from exc
+
+
+async def relay_call[T](call: Awaitable[T], *, user_token: bool, sends: bool = False) -> T:
+    """`slack_call` for the relay: a refused user token is `TokenRefused`, and a send that got
+    no answer is `Unanswered` (it may have been posted: relay-apis §7 surprise 22), not a
+    plain `RetryLater` that would post it again blindly."""
+    try:
+        return await call
+    except SlackApiError as exc:
+        error = from_sdk_error(exc)
+        # Slack answers its codes with HTTP 200; a bare 401 (a proxy, an edge) means the same.
+        if user_token and (error.reason in USER_TOKEN_REFUSED or _status(exc.response) == 401):
+            raise TokenRefused(SLACK, error.reason) from exc
+        raise error from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        if sends and not isinstance(exc, aiohttp.ClientConnectorError):
+            raise Unanswered(SLACK, f"no answer: {type(exc).__name__}") from exc
         raise from_sdk_error(exc) from exc
 
 

@@ -6,6 +6,11 @@ committed before Slack gets its 200: without it Bolt acks Events API deliveries 
 the listener afterwards, and a crash in between would lose the DM. Every listener calls `ack`
 only after the edge has returned. When the edge wants a DM again (`Redeliver`), the listener
 raises `RedeliveryWanted` before any ack: Bolt then answers 500, and Slack retries the event.
+
+The relay (issue 10) adds user events: `message.im` "on behalf of users" (a DM between two
+people, seen through the one authorization Slack lists) becomes a `DmSeen`; a message typed
+to the bot carries its prose and thread for the core to relay; `tokens_revoked` and
+`app_uninstalled` become `AccessRevoked`. The translation itself is in `user_events.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -31,7 +36,15 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.errors import SLACK, slack_call
+from adapters.slack.relay_text import parse
 from adapters.slack.render import LINK_ACTION_PREFIX, fallback_text, render_blocks
+from adapters.slack.user_events import (
+    access_revoked,
+    authorization,
+    delivery_id,
+    dm_seen,
+    is_own_echo,
+)
 from bot.platform import EventHandler
 from bot.types import (
     ButtonPress,
@@ -50,6 +63,7 @@ log = logging.getLogger(__name__)
 COMMAND = "/mio"
 EVENTS_PATH = "/slack/events"
 _FORM = "application/x-www-form-urlencoded"
+_KNOWN_CHANNELS = 10_000  # D… ids remembered as the bot's DM or not (a 1:1 never changes)
 
 Reply = Callable[[ReplyTarget, Message], Awaitable[None]]
 
@@ -82,6 +96,8 @@ class SlackInbound:
     ) -> None:
         self._handler = handler
         self._reply = reply
+        self._client = client
+        self._bot_dms: dict[str, bool] = {}
         # An explicit `authorize` keeps Bolt out of its OAuth mode even when SLACK_CLIENT_ID and
         # SLACK_CLIENT_SECRET are in os.environ (platform-apis.md §I.16): `token=` alone does not.
         # Bolt's client only templates its per-request clients, which our listeners never use:
@@ -98,6 +114,8 @@ class SlackInbound:
         self.app.action(re.compile("^mio:"))(self._on_press)
         self.app.action(re.compile(f"^{re.escape(LINK_ACTION_PREFIX)}"))(self._on_link_press)
         self.app.event("message")(self._on_message)
+        self.app.event("tokens_revoked")(self._on_revoked)
+        self.app.event("app_uninstalled")(self._on_revoked)
         self.app.error(self._on_error)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -165,25 +183,74 @@ class SlackInbound:
         await ack()
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        # Bolt acks after this returns; edits, joins and the bot's own posts are acked unread.
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        # Bolt acks after this returns; whatever returns early is acked unread.
+        if event.get("channel_type") != "im" or is_own_echo(body, event):
+            return
+        if event.get("subtype"):
+            # message_changed, message_deleted, file_share, bot_message…: edits, deletes and
+            # files are relayed by a later issue (issue 10, "Done when"); ignored until then.
             return
         if not event.get("user"):
             return
-        channel = event["channel"]
+        party = authorization(body)
+        if party.get("is_bot") is False and not await self._in_bot_dm(party, event):
+            # "On behalf of users" (relay-apis §1.1): a 1:1 between two people.
+            answer_of(await self._handler(dm_seen(body, event)))
+            return
+        if event.get("bot_id"):
+            return  # another integration posting in the bot's DM: not a person typing
+        await self._on_bot_dm(body, event)
+
+    async def _on_bot_dm(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """Typed to the bot: a command, or a message for a represented person (the core
+        decides which from `prose` and `thread_id`)."""
+        channel, text = event["channel"], str(event.get("text") or "")
         command = InboundCommand(
             platform=SLACK,
-            # Slack's retries of one delivery carry the same event_id: the core de-duplicates.
-            delivery_id=f"slack:evt:{body['event_id']}",
+            delivery_id=delivery_id(body),
             user_id=PlatformUserId(event["user"]),
-            text=strip_command(event.get("text", "")),
+            text=strip_command(text),
             reply_to=ReplyTarget(SLACK, {"channel_id": channel}),
             received_at=datetime.now(UTC),
             redeliverable=True,  # an Events API delivery: Slack retries it on a 5xx
+            prose=parse(text),
+            conversation_id=channel,
+            message_id=str(event.get("ts") or ""),
+            thread_id=event.get("thread_ts"),
         )
         answer = answer_of(await self._handler(command))
         if answer is not None:
             await self._answer_later(command.reply_to, answer)
+
+    async def _on_revoked(self, body: dict[str, Any]) -> None:
+        """`tokens_revoked` / `app_uninstalled`: acked only once the core has recorded it."""
+        answer_of(await self._handler(access_revoked(body)))
+
+    async def _in_bot_dm(self, party: Mapping[str, Any], event: dict[str, Any]) -> bool:
+        """Whether a user event's message was typed in the bot's own DM.
+
+        A person who granted user scopes and writes to the bot can be delivered as their user
+        event rather than the bot's (one authorization, either party: relay-apis §1.1,
+        surprise 1). Only when the owner wrote the message is it ambiguous; the bot token then
+        sees the channel (conversations.info, im:read) only if the bot is in it. A failure
+        here raises, so Bolt answers 500 and Slack redelivers.
+        """
+        if party.get("user_id") != event.get("user"):
+            return False  # someone wrote to the owner: the owner is a person, not the bot
+        channel = str(event["channel"])
+        known = self._bot_dms.get(channel)
+        if known is None:
+            try:
+                await slack_call(self._client.conversations_info(channel=channel))
+                known = True
+            except PlatformError as exc:
+                if exc.reason != "channel_not_found":
+                    raise
+                known = False
+            if len(self._bot_dms) >= _KNOWN_CHANNELS:
+                self._bot_dms.clear()
+            self._bot_dms[channel] = known
+        return known
 
     async def _on_error(self, error: Exception) -> BoltResponse | None:
         """Bolt's error handler: a wanted redelivery is a quiet 500 (the edge logged why);

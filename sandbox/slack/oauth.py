@@ -21,6 +21,7 @@ from sandbox.slack.payloads import Workspace
 from sandbox.slack.wire import SlackError
 
 AUTHORIZE_PATH = "/oauth/v2/authorize"
+ROTATED_LIFETIME = 43200  # seconds an access token lives with token rotation on
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class SlackOAuth:
         self.client_id = f"{secrets.randbelow(10**10):010d}.{secrets.randbelow(10**12):012d}"
         self.client_secret = secrets.token_hex(16)
         self._codes: dict[str, _Code] = {}
+        self.scopes: dict[str, frozenset[str]] = {}  # issued token → the user scopes granted
+        # Token rotation (off, as in the manifest): tokens then expire after 12 hours and come
+        # with a single-use refresh token (docs.slack.dev/authentication/using-token-rotation).
+        self.rotation = False
+        self._refresh: dict[str, str] = {}  # refresh token → the access token it renews
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(AUTHORIZE_PATH, self._page)
@@ -60,6 +66,8 @@ class SlackOAuth:
             raise SlackError("invalid_client_id")
         if not secrets.compare_digest(client_secret, self.client_secret):
             raise SlackError("bad_client_secret")
+        if args.get("grant_type") == "refresh_token":
+            return self._refreshed(str(args.get("refresh_token", "")))
         code = self._codes.pop(str(args.get("code", "")), None)  # single use, as on Slack
         if code is None:
             raise SlackError("invalid_code")
@@ -67,12 +75,15 @@ class SlackOAuth:
             raise SlackError("bad_redirect_uri")
         token = f"xoxp-sandbox-{secrets.token_hex(16)}"
         self._user_tokens[token] = code.user_id
+        self.scopes[token] = frozenset(s for s in code.scope.split(",") if s)
         authed = {
             "id": code.user_id,
             "scope": code.scope,
             "access_token": token,
             "token_type": "user",
         }
+        if self.rotation:
+            authed |= self._rotating(token)
         return {
             "app_id": self.workspace.app_id,
             "authed_user": authed,
@@ -80,6 +91,24 @@ class SlackOAuth:
             "enterprise": None,
             "is_enterprise_install": False,
         }
+
+    def _rotating(self, token: str) -> dict[str, Any]:
+        refresh = f"xoxe-1-sandbox-{secrets.token_hex(16)}"
+        self._refresh[refresh] = token
+        return {"refresh_token": refresh, "expires_in": ROTATED_LIFETIME}
+
+    def _refreshed(self, refresh: str) -> dict[str, Any]:
+        """A new token pair for a refresh token, answered at the top level as Slack does
+        (@slack/oauth `OAuthV2TokenRefreshResponse`); the refresh token is spent."""
+        old = self._refresh.pop(refresh, None)
+        if old is None:
+            raise SlackError("invalid_refresh_token")
+        token = f"xoxe.xoxp-sandbox-{secrets.token_hex(16)}"
+        self._user_tokens[token] = self._user_tokens[old]
+        self.scopes[token] = self.scopes.get(old, frozenset())
+        scope = ",".join(sorted(self.scopes[token]))
+        return {"app_id": self.workspace.app_id, "access_token": token, "token_type": "user",
+                "scope": scope, **self._rotating(token)}  # fmt: skip
 
     async def _page(self, request: web.Request) -> web.Response:
         problem = self._problem(request.query)

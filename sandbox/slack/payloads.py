@@ -42,6 +42,12 @@ class SandboxMessage:
     text: str
     blocks: list[dict[str, Any]]
     edited: int = 0
+    thread_ts: str | None = None
+    # Posted through the Web API with a person's user token: Slack marks it with the app's
+    # `app_id` and a per-authorisation `bot_id` that is not the bot's (relay-apis §1.6).
+    by_app: bool = False
+    username: str | None = None  # chat:write.customize (bot token only, relay-apis §1.7)
+    icon_url: str | None = None
 
 
 def member(ws: Workspace, account: OrgAccount) -> dict[str, Any]:
@@ -106,7 +112,41 @@ def message_json(ws: Workspace, message: SandboxMessage) -> dict[str, Any]:
     }
     if message.user == ws.bot_user_id:
         body |= {"bot_id": ws.bot_id, "app_id": ws.app_id}
+    elif message.by_app:
+        body |= {"bot_id": user_token_bot_id(message.user), "app_id": ws.app_id}
+    if message.username:
+        body |= {"username": message.username, "subtype": "bot_message"}
+        body |= {"icons": {"image_48": message.icon_url}} if message.icon_url else {}
+    if message.thread_ts:
+        body["thread_ts"] = message.thread_ts
     return body
+
+
+def user_token_bot_id(user_id: str) -> str:
+    """The per-authorisation bot profile Slack attaches to a user-token post (§1.6)."""
+    return "B0U" + user_id.removeprefix("U").removeprefix("W")
+
+
+def user_event(ws: Workspace, event_id: str, message: SandboxMessage, owner: str) -> dict[str, Any]:
+    """`message.im` delivered "on behalf of users" (relay-apis §1.1): the event as a bot event
+    would carry it, with ONE authorization, the user `owner` (truncated since 2021)."""
+    event = {k: v for k, v in message_json(ws, message).items() if k != "blocks"}
+    event |= {"channel": message.channel, "event_ts": message.ts, "channel_type": "im"}
+    if not message.by_app:
+        event["client_msg_id"] = str(uuid.uuid4())
+    body = envelope(ws, event_id, event)
+    body["authorizations"] = [_authorization(ws, owner, is_bot=False)]
+    return body
+
+
+def tokens_revoked(ws: Workspace, event_id: str, user_ids: list[str]) -> dict[str, Any]:
+    """The `tokens_revoked` event: `tokens.oauth` names the people whose tokens went."""
+    event = {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": user_ids, "bot": []},
+        "event_ts": f"{time.time():.6f}",
+    }
+    return envelope(ws, event_id, event)
 
 
 def slash_command_form(
@@ -194,7 +234,7 @@ def button_action(block: dict[str, Any], button: dict[str, Any], action_ts: str)
 
 def im_event(ws: Workspace, event_id: str, message: SandboxMessage) -> dict[str, Any]:
     """An Events API `event_callback` for a message someone wrote to the bot (message.im)."""
-    event = {
+    event: dict[str, Any] = {
         "type": "message",
         "client_msg_id": str(uuid.uuid4()),
         "text": message.text,
@@ -205,6 +245,8 @@ def im_event(ws: Workspace, event_id: str, message: SandboxMessage) -> dict[str,
         "event_ts": message.ts,
         "channel_type": "im",
     }
+    if message.thread_ts:
+        event["thread_ts"] = message.thread_ts
     return envelope(ws, event_id, event)
 
 
@@ -217,16 +259,18 @@ def envelope(ws: Workspace, event_id: str, event: dict[str, Any]) -> dict[str, A
         "type": "event_callback",
         "event_id": event_id,
         "event_time": int(time.time()),
-        "authorizations": [
-            {
-                "enterprise_id": None,
-                "team_id": ws.team_id,
-                "user_id": ws.bot_user_id,
-                "is_bot": True,
-                "is_enterprise_install": False,
-            }
-        ],
+        "authorizations": [_authorization(ws, ws.bot_user_id, is_bot=True)],
         "is_ext_shared_channel": False,
+    }
+
+
+def _authorization(ws: Workspace, user_id: str, *, is_bot: bool) -> dict[str, Any]:
+    return {
+        "enterprise_id": None,
+        "team_id": ws.team_id,
+        "user_id": user_id,
+        "is_bot": is_bot,
+        "is_enterprise_install": False,
     }
 
 

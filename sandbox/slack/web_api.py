@@ -24,17 +24,16 @@ from sandbox.slack import payloads as p
 from sandbox.slack import wire
 from sandbox.slack.oauth import SlackOAuth
 from sandbox.slack.payloads import SandboxMessage, Workspace
-from sandbox.slack.wire import SlackError
+from sandbox.slack.relay_api import RelayApi
+from sandbox.slack.wire import Caller, SlackError
 
 EVENTS_PATH = "/slack/events"
+# What the manifest gives the bot (manifests/slack/manifest.yaml); tests take one away.
+BOT_SCOPES = frozenset(
+    {"chat:write", "chat:write.customize", "im:write", "im:history", "im:read", "commands",
+     "users:read", "users:read.email"}
+)  # fmt: skip
 _RESPONSE_URL_USES = 5  # Slack: a response_url works 5 times within 30 minutes
-
-
-@dataclass(frozen=True)
-class _Caller:
-    user_id: str
-    token: str
-    is_bot: bool
 
 
 @dataclass
@@ -44,10 +43,10 @@ class _ResponseUrl:
     uses: int = 0
 
 
-_Method = Callable[[_Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
+_Method = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class SlackWebApi(FakeService):
+class SlackWebApi(RelayApi, FakeService):
     """One Slack workspace seeded from the org's slack accounts, serving `{url}/api/<method>`."""
 
     name = "slack"
@@ -83,6 +82,7 @@ class SlackWebApi(FakeService):
         self.responses: dict[str, list[dict[str, Any]]] = defaultdict(list)  # response_url posts
         self.user_tokens: dict[str, str] = {}  # issued xoxp- token → user id
         self.revoked: set[str] = set()  # by auth.revoke
+        self.bot_scopes = set(BOT_SCOPES)
         self.oauth = SlackOAuth(self.workspace, self._people, self.user_tokens)
         self.client_id, self.client_secret = self.oauth.client_id, self.oauth.client_secret
         self._response_urls: dict[str, _ResponseUrl] = {}
@@ -99,6 +99,7 @@ class SlackWebApi(FakeService):
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
+            **self.relay_methods(),
         }
 
     @property
@@ -170,22 +171,24 @@ class SlackWebApi(FakeService):
             return refusal.response()
         return web.json_response({"ok": True, **result})
 
-    def _authenticate(self, request: web.Request, args: dict[str, Any]) -> _Caller:
+    def _authenticate(self, request: web.Request, args: dict[str, Any]) -> Caller:
         token = wire.bearer_token(request, args)
         if not token:
             raise SlackError("not_authed")
         if token in self.revoked:
             raise SlackError("token_revoked")
         if token == self.bot_token:
-            return _Caller(self.bot_user_id, token, is_bot=True)
+            return Caller(self.bot_user_id, token, is_bot=True)
         user_id = self.user_tokens.get(token)
         if user_id is None:
             raise SlackError("invalid_auth")
         if self.users[user_id].get("deleted"):
             raise SlackError("account_inactive")  # the token's own user was deactivated
-        return _Caller(user_id, token, is_bot=False)
+        return Caller(
+            user_id, token, is_bot=False, scopes=self.oauth.scopes.get(token, frozenset())
+        )
 
-    async def _auth_test(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _auth_test(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         ws = self.workspace
         result = {
             "url": f"https://{ws.team_domain}.slack.com/",
@@ -197,13 +200,14 @@ class SlackWebApi(FakeService):
         }
         return result | ({"bot_id": ws.bot_id} if caller.is_bot else {})
 
-    async def _auth_revoke(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _auth_revoke(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         if wire.truthy(args.get("test")):
             return {"revoked": False}
         self.revoked.add(caller.token)
         return {"revoked": True}
 
-    async def _users_list(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _users_list(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        self.need(caller, "users:read")
         limit = wire.int_arg(args.get("limit"), default=100)
         limit = min(limit if limit > 0 else 100, self.max_page_size)
         offset = wire.decode_cursor(str(args.get("cursor") or ""))
@@ -217,30 +221,43 @@ class SlackWebApi(FakeService):
             },
         }
 
-    async def _users_info(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _users_info(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        self.need(caller, "users:read")
         user = self.users.get(str(args.get("user", "")))
         if user is None:
             raise SlackError("user_not_found")
         return {"user": user}
 
-    async def _conversations_open(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _conversations_open(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        self.need(caller, "im:write")
         users = [u for u in str(args.get("users", "")).split(",") if u]
         if len(users) != 1:  # group DMs are not part of the stand-in
             raise SlackError("invalid_arguments" if users else "users_list_not_supplied")
         return {"channel": {"id": self._dm_for(caller, users[0])}}
 
-    async def _chat_post_message(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _chat_post_message(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        self.need(caller, "chat:write")
         channel = self._channel(caller, str(args.get("channel", "")))
         text, blocks = wire.content(args)
         message = SandboxMessage(channel, self._ts(), caller.user_id, text, blocks)
+        message.thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
+        # A user token's post is the person's, marked with our app (relay-apis §1.6);
+        # `username`/`icon_url` need chat:write.customize and do nothing on a user token
+        # (relay-apis §1.7, surprise 4).
+        message.by_app = not caller.is_bot
+        if caller.is_bot and (args.get("username") or args.get("icon_url")):
+            self.need(caller, "chat:write.customize")
+            message.username = str(args.get("username") or "") or None
+            message.icon_url = str(args.get("icon_url") or "") or None
         self.messages[(channel, message.ts)] = message
+        self.posted(message)
         return {
             "channel": channel,
             "ts": message.ts,
             "message": p.message_json(self.workspace, message),
         }
 
-    async def _chat_update(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _chat_update(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
         if channel not in self._dm_members:  # chat.update wants the D… id, never a U… (§I.17)
             raise SlackError("channel_not_found")
@@ -258,7 +275,7 @@ class SlackWebApi(FakeService):
             "message": p.message_json(self.workspace, message),
         }
 
-    async def _chat_post_ephemeral(self, caller: _Caller, args: dict[str, Any]) -> dict[str, Any]:
+    async def _chat_post_ephemeral(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(caller, str(args.get("channel", "")))
         if str(args.get("user", "")) not in self._dm_members[channel]:
             raise SlackError("user_not_in_channel")
@@ -267,7 +284,7 @@ class SlackWebApi(FakeService):
         self.ephemerals.append(message)
         return {"message_ts": message.ts}
 
-    def _channel(self, caller: _Caller, channel: str) -> str:
+    def _channel(self, caller: Caller, channel: str) -> str:
         """A `U…` id means the caller's DM with that user (§I.18); a `D…` must be the caller's."""
         if channel[:1] in ("U", "W"):
             return self._dm_for(caller, channel)
@@ -278,7 +295,7 @@ class SlackWebApi(FakeService):
             raise SlackError("is_archived")  # Slack archives the DM of a deactivated user
         return channel
 
-    def _dm_for(self, caller: _Caller, user_id: str) -> str:
+    def _dm_for(self, caller: Caller, user_id: str) -> str:
         user = self.users.get(user_id)
         if user is None:
             raise SlackError("channel_not_found")

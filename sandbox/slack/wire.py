@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,6 +26,16 @@ _MAX_BLOCKS = 50
 _MAX_ELEMENTS = 25
 
 Blocks = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whose token a call carries: the bot's, or a person's with the scopes they granted."""
+
+    user_id: str
+    token: str
+    is_bot: bool
+    scopes: frozenset[str] = frozenset()
 
 
 class SlackError(Exception):

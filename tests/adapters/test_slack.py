@@ -20,6 +20,7 @@ import yaml
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.slack import SlackPlatform
+from adapters.slack.adapter import USER_SCOPES
 from adapters.slack.inbound import reparse_misread_form, strip_command
 from adapters.slack.render import render_blocks
 from bot.platform import EventHandler
@@ -498,6 +499,7 @@ async def test_reply_goes_to_response_url_or_the_channel(
 ) -> None:
     await sandbox.slash_command("U0ADA", "import")
     [command] = recorder.events
+    assert isinstance(command, InboundCommand)
     await slack.reply(command.reply_to, Message(text="Import finished", lines=("9 people",)))
     [posted] = sandbox.responses["U0ADA"]
     assert (posted["text"], posted["response_type"], posted["replace_original"]) == (
@@ -527,7 +529,9 @@ async def test_oauth_round_trip_yields_the_identity_with_email(
 ) -> None:
     url = slack.authorize_url("st/ate=1", CALLBACK)
     query = parse_qs(urlsplit(url).query)
-    assert query["user_scope"] == ["users:read,users:read.email,im:write,chat:write"]
+    assert query["user_scope"] == [
+        "users:read,users:read.email,im:write,chat:write,im:history,im:read"
+    ]
     assert query["redirect_uri"] == [CALLBACK] and query["client_id"] == [sandbox.client_id]
     location = await sandbox.authorize(url, "U0ADA")
     answer = parse_qs(urlsplit(location).query)
@@ -535,7 +539,7 @@ async def test_oauth_round_trip_yields_the_identity_with_email(
     grant = await slack.exchange_code(answer["code"][0], CALLBACK)
     assert grant.identity == Identity(PlatformUserId("U0ADA"), "ada@acme.test")
     assert sandbox.user_tokens[grant.access_token] == "U0ADA"
-    assert grant.scope == "users:read,users:read.email,im:write,chat:write"
+    assert grant.scope == "users:read,users:read.email,im:write,chat:write,im:history,im:read"
     assert (grant.refresh_token, grant.expires_at) == (None, None)  # token rotation is off
     assert grant.access_token not in repr(grant)
     [exchange] = sandbox.calls_to("oauth.v2.access")
@@ -571,12 +575,16 @@ def test_manifest_matches_what_the_adapter_needs() -> None:
     settings = manifest["settings"]
     assert settings["interactivity"]["request_url"] == "https://YOUR-HOST/slack/events"
     assert settings["event_subscriptions"]["request_url"] == "https://YOUR-HOST/slack/events"
-    assert settings["event_subscriptions"]["bot_events"] == ["message.im"]
+    assert settings["event_subscriptions"]["bot_events"] == [
+        "message.im", "app_uninstalled", "tokens_revoked",
+    ]  # fmt: skip
+    assert settings["event_subscriptions"]["user_events"] == ["message.im"]
     assert settings["token_rotation_enabled"] is False
     oauth = manifest["oauth_config"]
     assert oauth["redirect_urls"] == ["https://YOUR-HOST/oauth/slack/callback"]
     assert set(oauth["scopes"]["bot"]) == {
-        "chat:write", "im:write", "im:history", "commands", "users:read", "users:read.email",
+        "chat:write", "chat:write.customize", "im:write", "im:history", "im:read", "commands",
+        "users:read", "users:read.email",
     }  # fmt: skip
-    assert oauth["scopes"]["user"] == ["users:read", "users:read.email", "im:write", "chat:write"]
+    assert oauth["scopes"]["user"] == list(USER_SCOPES)
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from sandbox.base import NativeDm
 from sandbox.org import Org
+from sandbox.slack import SandboxMessage as SlackMessage
 from sandbox.slack import SlackSandbox
-from sandbox.slack.service import SandboxMessage as SlackMessage
 from sandbox.zoom import SandboxMessage as ZoomMessage
 from sandbox.zoom import ZoomSandbox
 
@@ -68,7 +68,9 @@ class SlackAgent:
     async def command(self, email: str, text: str) -> Seen:
         status, body = await self.sandbox.slash_command(self.user_id(email), text)
         assert status == 200, (status, body)
-        data = json.loads(body) if body.startswith("{") else {"text": body, "blocks": []}
+        data: dict[str, Any] = (
+            json.loads(body) if body.startswith("{") else {"text": body, "blocks": []}
+        )
         return self._seen(data.get("text", ""), data.get("blocks", []), data)
 
     async def press(self, email: str, seen: Seen, action_id: str) -> int:
@@ -87,10 +89,29 @@ class SlackAgent:
         return status
 
     def dms(self, email: str) -> list[Seen]:
-        return [self._seen(m.text, m.blocks, m) for m in self.sandbox.inbox(self.user_id(email))]
+        # A relayed message from a represented sender shows their name as its author
+        # (chat:write.customize `username`), above the text, as Slack's client does.
+        return [
+            self._seen(f"{m.username}\n{m.text}" if m.username else m.text, m.blocks, m)
+            for m in self.sandbox.inbox(self.user_id(email))
+        ]
 
     async def authorize(self, url: str, email: str, approve: bool = True) -> str:
         return await self.sandbox.authorize(url, self.user_id(email), approve)
+
+    # -- the relay (RELAY_PLAN.md "What each platform branch delivers", 5) -------------------
+    async def write_dm(self, sender_email: str, recipient_email: str, text: str) -> str:
+        """The sender types `text` (mrkdwn) in their own 1:1 with the recipient; the ts."""
+        sender, recipient = self.user_id(sender_email), self.user_id(recipient_email)
+        return await self.sandbox.user_dm(sender, recipient, text)
+
+    async def write_to_bot(self, sender_email: str, text: str, thread_id: str | None = None) -> str:
+        """The sender types `text` to the Mio bot, replying in `thread_id` when given."""
+        return await self.sandbox.user_to_bot(self.user_id(sender_email), text, thread_id)
+
+    def conversation(self, email: str, other_email: str) -> list[NativeDm]:
+        """The two people's own 1:1, oldest first (what Mio posted as them included)."""
+        return self.sandbox.conversation(self.user_id(email), self.user_id(other_email))
 
 
 class ZoomAgent:
