@@ -8,7 +8,7 @@ from typing import Any
 from adapters.teams.relay_text import parse, render
 from bot.prose import CodeBlock, Emoji, Mention, Prose, Run, Style
 
-B, I, S, C = Style.BOLD, Style.ITALIC, Style.STRIKE, Style.CODE
+B, IT, S, C = Style.BOLD, Style.ITALIC, Style.STRIKE, Style.CODE
 
 
 def html(content: str) -> dict[str, str]:
@@ -28,15 +28,16 @@ def mention(index: int, user_id: str, text: str) -> dict[str, Any]:
 def test_styles_nest_and_merge() -> None:
     prose = parse(
         html(
-            "<p><b>bold <i>both</i></b> <strong>s</strong><em>e</em> <s>a</s><strike>b</strike><del>c</del> <code>x()</code></p>"
+            "<p><b>bold <i>both</i></b> <strong>s</strong><em>e</em> "
+            "<s>a</s><strike>b</strike><del>c</del> <code>x()</code></p>"
         )
     )
     assert prose.pieces == (
         Run("bold ", frozenset({B})),
-        Run("both", frozenset({B, I})),
+        Run("both", frozenset({B, IT})),
         Run(" "),
         Run("s", frozenset({B})),
-        Run("e", frozenset({I})),
+        Run("e", frozenset({IT})),
         Run(" "),
         Run("abc", frozenset({S})),
         Run(" "),
@@ -78,7 +79,8 @@ def test_mentions_resolve_through_the_mentions_array() -> None:
 def test_emoji_tags_become_characters_and_entities_decode() -> None:
     prose = parse(
         html(
-            'ok <emoji id="1f44d_thumbsup" alt="👍" title="Like"></emoji> &amp; &quot;q&quot; &nbsp;'
+            'ok <emoji id="1f44d_thumbsup" alt="👍" title="Like"></emoji>'
+            " &amp; &quot;q&quot; &nbsp;"
         )
     )
     assert prose.plain() == 'ok 👍 & "q" \xa0'
@@ -87,7 +89,8 @@ def test_emoji_tags_become_characters_and_entities_decode() -> None:
 def test_hostile_text_stays_literal() -> None:
     prose = parse(
         html(
-            "&lt;script&gt;alert(1)&lt;/script&gt; &lt;at id=&quot;0&quot;&gt;Bob&lt;/at&gt; *stars*"
+            "&lt;script&gt;alert(1)&lt;/script&gt; "
+            "&lt;at id=&quot;0&quot;&gt;Bob&lt;/at&gt; *stars*"
         )
     )
     assert prose.pieces == (Run('<script>alert(1)</script> <at id="0">Bob</at> *stars*'),)
@@ -104,7 +107,8 @@ def test_render_escapes_literal_text() -> None:
         Prose.text('*stars* <script>x</script> <at id="0">Eve</at> & [x](y)\nnext')
     )
     assert body == (
-        '*stars* &lt;script&gt;x&lt;/script&gt; &lt;at id="0"&gt;Eve&lt;/at&gt; &amp; [x](y)<br>next'
+        "*stars* &lt;script&gt;x&lt;/script&gt; "
+        '&lt;at id="0"&gt;Eve&lt;/at&gt; &amp; [x](y)<br>next'
     )
     assert mentions == []
 
@@ -113,7 +117,7 @@ def test_render_styles_links_code_and_emoji() -> None:
     prose = Prose.of(
         [
             Run("b", frozenset({B})),
-            Run("bi", frozenset({B, I})),
+            Run("bi", frozenset({B, IT})),
             Run("gone", frozenset({S})),
             Run("f()", frozenset({C})),
             Run("site", link='https://x.test/?a=1&b="2"'),
@@ -150,7 +154,7 @@ def test_round_trip() -> None:
     prose = Prose.of(
         [
             Run("Hello "),
-            Run("you", frozenset({B, I})),
+            Run("you", frozenset({B, IT})),
             Run("\n"),
             Mention("b0b", "Bob"),
             Run(" "),
