@@ -36,7 +36,6 @@ from bot.platform import EventHandler, redeliver_response
 from bot.types import (
     ButtonPress,
     InboundCommand,
-    InboundEvent,
     Message,
     MessageRef,
     Platform,
@@ -134,7 +133,9 @@ def _press_data(value: Any) -> tuple[str, str] | None:
     return value["action_id"], inner if isinstance(inner, str) else json.dumps(inner)
 
 
-def parse(platform: Platform, activity: Mapping[str, Any]) -> InboundEvent | Invoke | None:
+def parse(
+    platform: Platform, activity: Mapping[str, Any]
+) -> InboundCommand | ButtonPress | Invoke | None:
     """The activity as a neutral event, an invoke to answer, or None for what the bot ignores."""
     kind = _text(activity, "type")
     if kind not in ("message", "invoke"):
