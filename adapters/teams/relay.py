@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.teams.delegated import Delegated, graph_time, parse_time
@@ -164,6 +164,10 @@ class ChatRelay:
         application permissions only (the export API, §2.6), so a delegated backfill walks the
         recently active chats instead.
         """
+        # Graph dates have millisecond precision: start one millisecond early (the core
+        # de-duplicates a message seen twice; one missed would be lost).
+        since = since.replace(microsecond=since.microsecond // 1000 * 1000)
+        since -= timedelta(milliseconds=1)
         found: list[DmSeen] = []
         for chat_id in await self._recent_chats(grant, since):
             pair = await self.members(grant, chat_id)

@@ -1,0 +1,355 @@
+"""TeamsPlatform's relay side against the Teams stand-in, over real HTTP in both directions:
+Graph subscriptions with the real validation handshake, change and lifecycle notifications
+checked by clientState, reading and posting 1:1 messages as people, posting as the bot, and
+the errors the relay core relies on (TokenRefused, RetryLater(after), Unanswered)."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from adapters.teams import TeamsPlatform
+from adapters.teams.subscriptions import client_state
+from bot.platform import RelayPlatform
+from bot.prose import Mention, Prose, Run, Style
+from bot.types import (
+    DirectoryUser,
+    DmSeen,
+    PermanentFailure,
+    Platform,
+    PlatformUserId,
+    RetryLater,
+    Sender,
+    Subscription,
+    SubscriptionNotice,
+    TokenGrant,
+    TokenRefused,
+    Unanswered,
+)
+from sandbox.org import load_org
+from sandbox.teams import TeamsSandbox
+from tests.adapters.support import Recorder, serving
+
+ADA = "0a0a0a0a-0000-4000-8000-000000000ada"
+BOB = "0b0b0b0b-0000-4000-8000-000000000b0b"
+REDIRECT = "https://mio.example/oauth/teams/callback"
+KEY = b"k" * 32
+
+
+@pytest.fixture
+async def teams() -> AsyncIterator[TeamsSandbox]:
+    sandbox = TeamsSandbox(load_org())
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+async def platform(teams: TeamsSandbox) -> AsyncIterator[TeamsPlatform]:
+    adapter = TeamsPlatform.from_env(teams.env())
+    assert adapter is not None
+    adapter.use_relay_key(KEY)
+    await adapter.start()
+    yield adapter
+    await adapter.close()
+
+
+@pytest.fixture
+async def bot(teams: TeamsSandbox, platform: TeamsPlatform) -> AsyncIterator[tuple[Recorder, str]]:
+    recorder = Recorder()
+    async with serving(platform, recorder) as url:
+        teams.bot_url = url
+        yield recorder, url
+
+
+def person(teams: TeamsSandbox, user_id: str) -> DirectoryUser:
+    user = teams.users[user_id]
+    return DirectoryUser(Platform("teams"), PlatformUserId(user.id), user.mail, user.display_name)
+
+
+async def sign_in(teams: TeamsSandbox, platform: TeamsPlatform, user_id: str) -> TokenGrant:
+    location = await teams.authorize(platform.authorize_url("st", REDIRECT), user_id)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    return await platform.exchange_code(query["code"][0], REDIRECT)
+
+
+async def post_json(url: str, body: object) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as answer:
+        return answer.status, await answer.text()
+
+
+# -- settings and scopes ------------------------------------------------------------------------
+
+
+def test_is_a_relay_platform_and_refuses_tenant_mode(teams: TeamsSandbox) -> None:
+    adapter = TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "per-user"})
+    assert isinstance(adapter, RelayPlatform) and not adapter.bot_threads
+    assert adapter.relay_scopes == {
+        "offline_access",
+        "User.Read",
+        "Chat.ReadWrite",
+        "ChatMessage.Send",
+    }
+    with pytest.raises(ValueError, match=r"TEAMS_CHAT_SUBSCRIPTION=tenant .* not available yet"):
+        TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "tenant"})
+    with pytest.raises(ValueError, match="per-user or tenant"):
+        TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "everyone"})
+
+
+async def test_consent_grants_cover_the_relay_and_older_ones_do_not(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    grant = await sign_in(teams, platform, ADA)
+    assert platform.grant_covers_relay(grant)
+    old = TokenGrant(grant.identity, "x", "r", None, "User.Read profile openid email")
+    assert not platform.grant_covers_relay(old)
+
+
+async def test_refresh_rotates_and_a_revoked_token_is_refused(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    grant = await sign_in(teams, platform, ADA)
+    fresh = await platform.refresh_grant(grant)
+    assert fresh.access_token != grant.access_token and fresh.refresh_token != grant.refresh_token
+    assert fresh.expires_at is not None and fresh.identity == grant.identity
+    with pytest.raises(TokenRefused):  # the old refresh token was rotated away
+        await platform.refresh_grant(grant)
+    teams.revoke_user_token(ADA)
+    with pytest.raises(TokenRefused):
+        await platform.refresh_grant(fresh)
+    with pytest.raises(TokenRefused):
+        await platform.post_as_user(fresh, person(teams, BOB), Prose.text("hi"))
+
+
+# -- subscriptions ------------------------------------------------------------------------------
+
+
+async def test_subscribe_passes_the_handshake_and_stores_our_client_state(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    teams.chats.lifetime_cap = 1800.0  # Graph may grant less than asked (surprise 9)
+    grant = await sign_in(teams, platform, ADA)
+    made = await platform.subscribe(grant, bot[1], None)
+    stored = teams.chats.subscriptions[made.external_id]
+    assert stored.client_state == client_state(KEY, ADA)
+    assert stored.resource == f"/users/{ADA}/chats/getAllMessages"
+    assert stored.notification_url == f"{bot[1]}/teams/notifications?owner={ADA}"
+    assert stored.lifecycle_url == f"{bot[1]}/teams/lifecycle?owner={ADA}"
+    assert made.expires_at is not None
+    assert made.expires_at - datetime.now(UTC) < timedelta(minutes=31)  # what Graph granted
+    assert bot[0].events == []  # the handshake is no event
+
+
+async def test_a_failed_handshake_refuses_the_subscription(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    grant = await sign_in(teams, platform, ADA)
+    with pytest.raises(PermanentFailure, match="validation request failed"):
+        await platform.subscribe(grant, teams.url + "/nowhere", None)  # answers 404
+    assert teams.chats.subscriptions == {}
+
+
+async def test_renew_repair_and_unsubscribe(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    grant = await sign_in(teams, platform, ADA)
+    made = await platform.subscribe(grant, bot[1], None)
+    teams.chats.subscriptions[made.external_id].expires_at -= 600
+    renewed = await platform.renew(grant, made)
+    assert renewed.external_id == made.external_id
+    assert renewed.expires_at and made.expires_at and renewed.expires_at > made.expires_at
+    assert (await platform.subscribe(grant, bot[1], made)).external_id == made.external_id
+    await platform.unsubscribe(grant, made)
+    assert teams.chats.subscriptions == {}
+    await platform.unsubscribe(grant, made)  # already gone: fine
+    repaired = await platform.subscribe(grant, bot[1], made)
+    assert repaired.external_id != made.external_id
+    assert list(teams.chats.subscriptions) == [repaired.external_id]
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+
+async def test_validation_echoes_the_decoded_token_as_plain_text(
+    bot: tuple[Recorder, str],
+) -> None:
+    token = "Validation: Testing client application reachability <&> é"
+    for path in ("/teams/notifications", "/teams/lifecycle"):
+        url = f"{bot[1]}{path}?validationToken={urllib.parse.quote(token)}"
+        async with aiohttp.ClientSession() as session, session.post(url, data="") as answer:
+            assert answer.status == 200 and answer.content_type == "text/plain"
+            assert await answer.text() == token
+
+
+async def test_a_typed_dm_reaches_both_members_subscriptions_and_fetch_completes_it(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    ada, bob = await sign_in(teams, platform, ADA), await sign_in(teams, platform, BOB)
+    await platform.subscribe(ada, bot[1], None)
+    await platform.subscribe(bob, bot[1], None)
+    message_id = await teams.user_dm(ADA, BOB, "<p>Hi <b>there</b> <at>Bob Marley</at></p>")
+    seen = [e for e in bot[0].events if isinstance(e, DmSeen)]
+    assert sorted(s.owner_id for s in seen) == sorted([ADA, BOB])
+    first = seen[0]
+    assert first.message_id == message_id and not first.complete and first.sender_id == ""
+    assert first.conversation_id == f"19:{ADA}_{BOB}@unq.gbl.spaces"
+    assert first.delivery_id.endswith(
+        f":created:chats('{first.conversation_id}')/messages('{message_id}')"
+    )
+    done = await platform.fetch_dm(bob, next(s for s in seen if s.owner_id == BOB))
+    assert done is not None and done.complete
+    assert (done.sender_id, done.other_id, done.owner_id) == (ADA, BOB, BOB)
+    assert done.prose == Prose.of(
+        [Run("Hi "), Run("there", frozenset({Style.BOLD})), Run(" "), Mention(BOB, "Bob Marley")]
+    )
+    gone = DmSeen(
+        first.platform,
+        "d",
+        PlatformUserId(BOB),
+        first.conversation_id,
+        "404",
+        PlatformUserId(""),
+        None,
+        None,
+    )
+    assert await platform.fetch_dm(bob, gone) is None
+
+
+async def test_forged_client_state_is_refused_and_changes_nothing(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    item: dict[str, str | None] = {
+        "subscriptionId": "s",
+        "changeType": "created",
+        "tenantId": teams.tenant_id,
+        "resource": f"chats('19:{ADA}_{BOB}@unq.gbl.spaces')/messages('1')",
+    }
+    url = f"{bot[1]}/teams/notifications?owner={BOB}"
+    for state in ("forged", client_state(KEY, ADA), None):  # Ada's state is not Bob's
+        status, _ = await post_json(url, {"value": [item | {"clientState": state}]})
+        assert status == 403
+    status, _ = await post_json(
+        f"{bot[1]}/teams/notifications", {"value": [item | {"clientState": client_state(KEY, BOB)}]}
+    )
+    assert status == 403  # no owner named in the URL
+    assert bot[0].events == []
+    mixed = [item | {"clientState": "forged"}, item | {"clientState": client_state(KEY, BOB)}]
+    status, _ = await post_json(url, {"value": mixed})
+    assert status == 202 and len(bot[0].events) == 1
+
+
+async def test_a_refused_event_is_answered_5xx_for_graph_to_redeliver(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    bob = await sign_in(teams, platform, BOB)
+    await platform.subscribe(bob, bot[1], None)
+    bot[0].fail = True
+    await teams.user_dm(ADA, BOB, "hello")
+    assert [n.status for n in teams.chats.notifications] == [500]
+
+
+async def test_lifecycle_notifications_become_subscription_notices(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    bob = await sign_in(teams, platform, BOB)
+    made = await platform.subscribe(bob, bot[1], None)
+    stored = teams.chats.subscriptions[made.external_id]
+    for event in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
+        sent = await teams.chats.lifecycle(stored, event)
+        assert sent.status == 202
+    notices = [e for e in bot[0].events if isinstance(e, SubscriptionNotice)]
+    assert [n.what for n in notices] == ["reauthorize", "missed", "removed"]
+    assert {(n.owner_id, n.subscription_id) for n in notices} == {(BOB, made.external_id)}
+
+
+async def test_messages_since_backfills_a_gap_oldest_first(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    bob = await sign_in(teams, platform, BOB)
+    made = await platform.subscribe(bob, bot[1], None)
+    await teams.user_dm(ADA, BOB, "before")
+    await asyncio.sleep(0.01)
+    since = datetime.now(UTC)
+    teams.chats.paused = True
+    first = await teams.user_dm(ADA, BOB, "one")
+    second = await teams.user_dm(BOB, ADA, "two")
+    await teams.user_dm(TERI := "07e17e17-0000-4000-8000-000000007e17", BOB, "three")
+    assert len(bot[0].events) == 1  # only "before" was notified
+    found = await platform.messages_since(bob, made, since)
+    assert [s.prose.plain() if s.prose else "" for s in found] == ["one", "two", "three"]
+    assert [s.message_id for s in found[:2]] == [first, second]
+    assert (found[1].sender_id, found[1].other_id) == (BOB, ADA) and found[2].sender_id == TERI
+
+
+# -- posting --------------------------------------------------------------------------------------
+
+
+async def test_post_as_user_opens_the_1_1_and_its_echo_carries_the_same_ids(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    ada, bob = await sign_in(teams, platform, ADA), await sign_in(teams, platform, BOB)
+    await platform.subscribe(bob, bot[1], None)
+    prose = Prose.of([Run("*not bold* <b>x</b> "), Run("yes", frozenset({Style.BOLD}))])
+    (post,) = await platform.post_as_user(ada, person(teams, BOB), prose)
+    await teams.chats.settle()
+    (native,) = teams.conversation(BOB, ADA)
+    assert (native.message_id, native.sender_id, native.by_app) == (post.message_id, ADA, True)
+    assert native.text == "*not bold* &lt;b&gt;x&lt;/b&gt; <b>yes</b>"
+    (echo,) = [e for e in bot[0].events if isinstance(e, DmSeen)]
+    assert (echo.conversation_id, echo.message_id) == (post.conversation_id, post.message_id)
+    again = await platform.post_as_user(ada, person(teams, BOB), Prose.text("again"))
+    assert again[0].conversation_id == post.conversation_id  # POST /chats is idempotent
+
+
+async def test_post_as_bot_shows_who_wrote(teams: TeamsSandbox, platform: TeamsPlatform) -> None:
+    teams.installed.add(BOB)
+    prose = Prose.of([Run("see <script> "), Mention(ADA, "Ada")])
+    (post,) = await platform.post_as_bot(
+        person(teams, BOB), Sender("Zed <Z>", "Slack"), prose, None
+    )
+    (message,) = teams.inbox(BOB)
+    assert (post.conversation_id, post.message_id) == (message.conversation_id, message.id)
+    assert message.text == "<b>Zed &lt;Z&gt; (Slack)</b><br>see &lt;script&gt; <at>Ada</at>"
+
+
+async def test_a_dropped_answer_is_unanswered_and_find_post_finds_it(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    ada = await sign_in(teams, platform, ADA)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    teams.drop_answer("/messages")
+    with pytest.raises(Unanswered):
+        await platform.post_as_user(ada, person(teams, BOB), Prose.text("did it go?"))
+    found = await platform.find_post(ada, person(teams, BOB), Prose.text("did it go?"), since)
+    (native,) = teams.conversation(ADA, BOB)
+    assert found is not None and [p.message_id for p in found] == [native.message_id]
+    assert await platform.find_post(ada, person(teams, BOB), Prose.text("other"), since) is None
+    assert await platform.find_post(None, person(teams, BOB), Prose.text("x"), since) is None
+
+
+async def test_429_is_retry_later_with_retry_after(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    ada = await sign_in(teams, platform, ADA)
+    teams.rate_limit("/messages", retry_after=7)
+    with pytest.raises(RetryLater) as caught:
+        await platform.post_as_user(ada, person(teams, BOB), Prose.text("hi"))
+    assert caught.value.after == 7 and not isinstance(caught.value, Unanswered)
+    teams.fail("/subscriptions/nope", 503)
+    with pytest.raises(RetryLater):
+        await platform.renew(ada, Subscription("nope"))
+
+
+async def test_a_token_without_the_relay_scopes_is_refused_as_graph_refuses_it(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    token, _ = teams.issue("user", "User.Read", 3600, ADA)
+    grant = TokenGrant(ada_identity := (await sign_in(teams, platform, ADA)).identity, token)
+    assert ada_identity.user_id == ADA
+    with pytest.raises(PermanentFailure, match="Missing scope permissions"):
+        await platform.post_as_user(grant, person(teams, BOB), Prose.text("hi"))
