@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from adapters.teams import TeamsPlatform
 from adapters.teams.subscriptions import client_state
@@ -20,6 +22,7 @@ from bot.prose import Mention, Prose, Run, Style
 from bot.types import (
     DirectoryUser,
     DmSeen,
+    InboundCommand,
     PermanentFailure,
     Platform,
     PlatformUserId,
@@ -34,6 +37,7 @@ from bot.types import (
 from sandbox.org import load_org
 from sandbox.teams import TeamsSandbox
 from tests.adapters.support import Recorder, serving
+from tests.e2e.agents_teams import TeamsAgent
 
 ADA = "0a0a0a0a-0000-4000-8000-000000000ada"
 BOB = "0b0b0b0b-0000-4000-8000-000000000b0b"
@@ -353,3 +357,82 @@ async def test_a_token_without_the_relay_scopes_is_refused_as_graph_refuses_it(
     assert ada_identity.user_id == ADA
     with pytest.raises(PermanentFailure, match="Missing scope permissions"):
         await platform.post_as_user(grant, person(teams, BOB), Prose.text("hi"))
+
+
+# -- the stand-in's refusals -------------------------------------------------------------------
+
+
+async def test_the_stand_in_refuses_an_encoded_or_late_validation_answer(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    async def encoded(request: web.Request) -> web.Response:
+        token = urllib.parse.quote(request.query["validationToken"])
+        return web.Response(text=token, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_post("/teams/notifications", encoded)
+    app.router.add_post("/teams/lifecycle", encoded)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    grant = await sign_in(teams, platform, ADA)
+    try:
+        with pytest.raises(PermanentFailure, match="validation request failed"):
+            await platform.subscribe(grant, str(server.make_url("/")).rstrip("/"), None)
+    finally:
+        await server.close()
+    teams.chats.validation_timeout = 0.000001
+    with pytest.raises(PermanentFailure, match="validation request failed"):
+        await platform.subscribe(grant, bot[1], None)
+    assert teams.chats.subscriptions == {}
+
+
+async def test_the_stand_in_wants_a_lifecycle_url_beyond_one_hour(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    grant = await sign_in(teams, platform, ADA)
+    body = {
+        "changeType": "created",
+        "notificationUrl": f"{bot[1]}/teams/notifications?owner={ADA}",
+        "resource": f"/users/{ADA}/chats/getAllMessages",
+        "expirationDateTime": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+        "clientState": client_state(KEY, ADA),
+    }
+    headers = {"Authorization": f"Bearer {grant.access_token}"}
+    url = f"{teams.url}/v1.0/subscriptions"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=body, headers=headers) as answer:
+            assert answer.status == 400
+            assert "lifecycleNotificationUrl is a required property" in await answer.text()
+        body["resource"] = f"/users/{BOB}/chats/getAllMessages"
+        body["lifecycleNotificationUrl"] = f"{bot[1]}/teams/lifecycle?owner={ADA}"
+        async with session.post(url, json=body, headers=headers) as answer:
+            assert answer.status == 403  # someone else's chats
+
+
+# -- the e2e agent and messages typed to the bot -------------------------------------------------
+
+
+async def test_the_agent_writes_dms_and_to_the_bot(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    agent = TeamsAgent(teams, load_org())
+    message_id = await agent.write_dm("ada@acme.test", "BOB@acme.test", "hi &amp; bye")
+    (native,) = agent.conversation("BOB@acme.test", "ada@acme.test")
+    assert (native.message_id, native.sender_id, native.by_app) == (message_id, ADA, False)
+    typed = await agent.write_to_bot("ada@acme.test", "@Bob see *this*")
+    (command,) = [e for e in bot[0].events if isinstance(e, InboundCommand)]
+    assert command.message_id == typed and command.conversation_id
+    assert command.redeliverable and command.prose == Prose.text("@Bob see *this*")
+
+
+async def test_a_formatted_message_to_the_bot_keeps_its_formatting(
+    teams: TeamsSandbox, bot: tuple[Recorder, str]
+) -> None:
+    html_part = {"contentType": "text/html", "content": "<p>@Bob <b>now</b> &lt;b&gt;</p>"}
+    activity = teams.activity_for(ADA, text="@Bob now <b>", attachments=[html_part])
+    status, _ = await teams.deliver(activity)
+    assert status == 200
+    (command,) = bot[0].events
+    assert isinstance(command, InboundCommand) and command.prose == Prose.of(
+        [Run("@Bob "), Run("now", frozenset({Style.BOLD})), Run(" <b>")]
+    )
