@@ -199,17 +199,10 @@ def parse(
     if not text:
         return None
     # A message activity: the Bot Connector delivers it again when refused with a 5xx.
+    ids = {"conversation_id": conversation_id, "message_id": _text(activity, "id")}
+    prose = typed_prose(activity)
     return InboundCommand(
-        platform,
-        delivery_id,
-        user,
-        text,
-        target,
-        received_at,
-        True,
-        prose=typed_prose(activity),
-        conversation_id=conversation_id,
-        message_id=_text(activity, "id"),
+        platform, delivery_id, user, text, target, received_at, True, prose, **ids
     )
 
 
