@@ -31,7 +31,7 @@ from adapters.teams.lookup import GraphLookup
 from adapters.teams.relay import ChatRelay
 from adapters.teams.relay_text import render as render_html
 from adapters.teams.render import render_activity
-from adapters.teams.subscriptions import Subscriptions
+from adapters.teams.subscriptions import LIFECYCLE_PATH, NOTIFICATIONS_PATH, Subscriptions
 from adapters.teams.user_oauth import UserOAuth
 from bot.platform import EventHandler
 from bot.prose import Prose
@@ -179,6 +179,13 @@ class TeamsPlatform(Gated):
             lines.append(f"the app is in the org catalog ({catalog_id}), so Mio can install it.")
         except PlatformError as exc:
             lines.append(f"people who never opened Mio cannot be reached yet: {exc.reason}")
+        base = public_url.rstrip("/")
+        lines.append(
+            f"direct messages reach Mio through each consenting person's Graph subscription at "
+            f"{base}{NOTIFICATIONS_PATH} and {base}{LIFECYCLE_PATH} (Graph must reach both); the "
+            "app registration needs the delegated Graph permissions Chat.ReadWrite and "
+            "ChatMessage.Send (people who linked before are asked to link again)."
+        )
         return lines
 
     # -- inbound -----------------------------------------------------------------------------

@@ -65,14 +65,14 @@ class ChatRelay:
         self._graph = graph
 
     async def members(self, grant: TokenGrant, chat_id: str) -> tuple[str, str] | None:
-        """The two people of a 1:1 chat; None for any other chat."""
+        """The two people of a 1:1 chat; None for any other chat, or one gone or not theirs."""
         match = ONE_ON_ONE_ID.match(chat_id)
         if match:
             return match.group(1).lower(), match.group(2).lower()
-        _, chat = await self._graph.call(
-            grant, "GET", f"chats/{_quote(chat_id)}", params={"$expand": "members"}
+        status, chat = await self._graph.call(
+            grant, "GET", f"chats/{_quote(chat_id)}", ok=(200, 404), params={"$expand": "members"}
         )
-        if not isinstance(chat, Mapping) or chat.get("chatType") != "oneOnOne":
+        if status == 404 or not isinstance(chat, Mapping) or chat.get("chatType") != "oneOnOne":
             return None
         ids = [
             str(m.get("userId")).lower()

@@ -97,6 +97,7 @@ class Notification:
     url: str
     body: dict[str, Any]
     status: int = 0
+    retried: bool = False
 
 
 class Chats:
@@ -173,7 +174,6 @@ class Chats:
 
     def message_json(self, message: GraphMessage) -> dict[str, Any]:
         """A chatMessage as Graph returns it (§2.2 field table)."""
-        user = self._s.users.get(message.sender_id)
         return {
             "@odata.context": f"{self._s.url}/v1.0/$metadata#chats('{message.chat_id}')"
             "/messages/$entity",
@@ -194,22 +194,32 @@ class Chats:
             "channelIdentity": None,
             "policyViolation": None,
             "eventDetail": None,
-            "from": {
-                "application": None,
-                "device": None,
-                "user": {
-                    "@odata.type": "#microsoft.graph.teamworkUserIdentity",
-                    "id": message.sender_id,
-                    "displayName": user.display_name if user else None,
-                    "userIdentityType": "aadUser",
-                    "tenantId": self._s.tenant_id,
-                },
-            },
+            "from": self._from(message.sender_id),
             "body": {"contentType": "html", "content": message.content},
             "attachments": [],
             "mentions": message.mentions,
             "reactions": [],
         }
+
+    def _from(self, sender_id: str) -> dict[str, Any]:
+        """`from.user` for a person; a bot's post has `from.application` and no user (§2.7)."""
+        user = self._s.users.get(sender_id)
+        if user is None:
+            application = {
+                "@odata.type": "#microsoft.graph.teamworkApplicationIdentity",
+                "id": sender_id,
+                "displayName": self._s.bot_name,
+                "applicationIdentityType": "bot",
+            }
+            return {"application": application, "device": None, "user": None}
+        identity = {
+            "@odata.type": "#microsoft.graph.teamworkUserIdentity",
+            "id": sender_id,
+            "displayName": user.display_name,
+            "userIdentityType": "aadUser",
+            "tenantId": self._s.tenant_id,
+        }
+        return {"application": None, "device": None, "user": identity}
 
     # -- subscriptions ------------------------------------------------------------------------
     def subscribe(
@@ -309,6 +319,14 @@ class Chats:
                     )
                 )
         return sent
+
+    async def retry_failed(self) -> list[Notification]:
+        """Deliver again each notification the subscriber did not accept (Graph retries a
+        non-2xx answer for up to 4 h, §2.1); returns the new attempts."""
+        failed = [n for n in self.notifications if not 200 <= n.status < 300 and not n.retried]
+        for notification in failed:
+            notification.retried = True
+        return [await self.post(n.url, n.body) for n in failed]
 
     def created_later(self, message: GraphMessage) -> None:
         """Notify in the background, as Graph does after answering the post."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import urllib.parse
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -255,6 +256,33 @@ async def test_a_refused_event_is_answered_5xx_for_graph_to_redeliver(
     bot[0].fail = True
     await teams.user_dm(ADA, BOB, "hello")
     assert [n.status for n in teams.chats.notifications] == [500]
+    bot[0].fail = False
+    (again,) = await teams.chats.retry_failed()
+    assert again.status == 202 and again.body == teams.chats.notifications[0].body
+    assert await teams.chats.retry_failed() == []
+    first, second = bot[0].events
+    assert first == replace(second, received_at=first.received_at)  # one delivery id twice
+
+
+async def test_bot_posts_and_other_chats_are_not_relayed(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    bob = await sign_in(teams, platform, BOB)
+    chat = teams.chats.chat_between(ADA, BOB)
+    bot_post = teams.chats.add(chat, teams.app_id, "<p>from a bot</p>", [], by_app=True)
+    seen = DmSeen(
+        Platform("teams"),
+        "d",
+        PlatformUserId(BOB),
+        chat.id,
+        bot_post.id,
+        PlatformUserId(""),
+        None,
+        None,
+    )
+    assert await platform.fetch_dm(bob, seen) is None  # no from.user (§2.7)
+    group = replace(seen, conversation_id="19:0123456789abcdef@thread.v2")
+    assert await platform.fetch_dm(bob, group) is None  # not a 1:1 Bob can read
 
 
 async def test_lifecycle_notifications_become_subscription_notices(
@@ -436,3 +464,48 @@ async def test_a_formatted_message_to_the_bot_keeps_its_formatting(
     assert isinstance(command, InboundCommand) and command.prose == Prose.of(
         [Run("@Bob "), Run("now", frozenset({Style.BOLD})), Run(" <b>")]
     )
+
+
+async def test_prepare_names_the_notification_urls(platform: TeamsPlatform) -> None:
+    lines = await platform.prepare("https://mio.example/")
+    assert "https://mio.example/teams/notifications" in lines[-1]
+    assert "https://mio.example/teams/lifecycle" in lines[-1] and "Chat.ReadWrite" in lines[-1]
+
+
+async def test_a_long_message_is_posted_in_order_in_parts_under_the_limit(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    ada = await sign_in(teams, platform, ADA)
+    words = " ".join(f"w{i:05d}<&>" for i in range(3000))  # escaping makes it longer still
+    posts = await platform.post_as_user(ada, person(teams, BOB), Prose.text(words))
+    stored = teams.conversation(ADA, BOB)
+    assert len(posts) == len(stored) >= 2
+    assert [p.message_id for p in posts] == [m.message_id for m in stored]
+    assert all(len(m.text.encode("utf-16-le")) <= platform.message_limit for m in stored)
+    assert "".join(m.text for m in stored).replace("&lt;&amp;&gt;", "<&>") == words
+
+
+async def test_creating_the_chat_is_asked_again_when_its_answer_is_lost(
+    teams: TeamsSandbox, platform: TeamsPlatform
+) -> None:
+    ada = await sign_in(teams, platform, ADA)
+    teams.drop_answer("/v1.0/chats")  # POST /chats is idempotent for 1:1 (§2.3)
+    (post,) = await platform.post_as_user(ada, person(teams, BOB), Prose.text("hi"))
+    assert len(teams.calls_to("/v1.0/chats")) == 2 and len(teams.chats.chats) == 1
+    assert post.conversation_id in teams.chats.chats
+
+
+async def test_notifications_other_than_created_messages_are_acknowledged_and_ignored(
+    teams: TeamsSandbox, bot: tuple[Recorder, str]
+) -> None:
+    url = f"{bot[1]}/teams/notifications?owner={BOB}"
+    item = {
+        "subscriptionId": "s",
+        "changeType": "updated",
+        "clientState": client_state(KEY, BOB),
+        "tenantId": teams.tenant_id,
+        "resource": f"chats('19:{ADA}_{BOB}@unq.gbl.spaces')/messages('1')",
+    }
+    assert (await post_json(url, {"value": [item]}))[0] == 202
+    assert (await post_json(url, {"nothing": []}))[0] == 400
+    assert bot[0].events == []
