@@ -32,6 +32,7 @@ from adapters.teams.relay import ChatRelay
 from adapters.teams.relay_text import render as render_html
 from adapters.teams.render import render_activity
 from adapters.teams.subscriptions import LIFECYCLE_PATH, NOTIFICATIONS_PATH, Subscriptions
+from adapters.teams.tenant import TenantChats
 from adapters.teams.user_oauth import UserOAuth
 from bot.platform import EventHandler
 from bot.prose import Prose
@@ -48,6 +49,7 @@ from bot.types import (
     ReplyTarget,
     Sender,
     Subscription,
+    SubscriptionNotice,
     TokenGrant,
 )
 
@@ -56,8 +58,8 @@ DEFAULT_LOGIN_URL = "https://login.microsoftonline.com/"
 DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 REQUIRED_ENV = ("TEAMS_APP_PASSWORD", "TEAMS_TENANT_ID")
 # How the relay sees people's chats (issue 10 §4): one delegated subscription per consenting
-# person. `tenant` (one application subscription on /chats/getAllMessages, relay-apis §2.1,
-# surprise 7) is the documented alternative, not built yet: refused at start-up.
+# person (default), or `tenant`: one application subscription on /chats/getAllMessages
+# (relay-apis §2.1, surprise 7; tenant.py).
 CHAT_SUBSCRIPTION_MODES = ("per-user", "tenant")
 # Longest relayed part, in UTF-16 bytes of its HTML as Teams counts a message's size: the
 # Graph chat-message limit of about 28 KB ("Request Entity too large" beyond it, third-party
@@ -95,6 +97,7 @@ class TeamsPlatform(Gated):
         login_url: str = DEFAULT_LOGIN_URL,
         service_url: str = DEFAULT_SERVICE_URL,
         openid_url: str = DEFAULT_OPENID_URL,
+        chat_subscription: str = "per-user",
     ) -> None:
         self.app_id = app_id
         self.tenant_id = tenant_id
@@ -123,6 +126,8 @@ class TeamsPlatform(Gated):
             self._http, self._graph_url, self._token_url, app_id, app_password
         )
         self._subscriptions = Subscriptions(self._delegated)
+        self.tenant_wide = chat_subscription == "tenant"
+        self._tenant = TenantChats(graph, self._graph_url, lambda: self._subscriptions.key)
         self._chats = ChatRelay(self._delegated)
         self._answers = LaterAnswers(self.name, self.reply)
         self._validator = TokenValidator(BotFrameworkKeys(self._http, openid_url), app_id)
@@ -139,11 +144,6 @@ class TeamsPlatform(Gated):
         mode = setting(env, "TEAMS_CHAT_SUBSCRIPTION", "per-user").lower()
         if mode not in CHAT_SUBSCRIPTION_MODES:
             raise ValueError(f"TEAMS_CHAT_SUBSCRIPTION must be per-user or tenant, not {mode!r}")
-        if mode == "tenant":
-            raise ValueError(
-                "TEAMS_CHAT_SUBSCRIPTION=tenant (one application-permission subscription on "
-                "/chats/getAllMessages) is not available yet; use per-user (the default)"
-            )
         return cls(
             app_id=values["TEAMS_APP_ID"],
             app_password=values["TEAMS_APP_PASSWORD"],
@@ -152,6 +152,7 @@ class TeamsPlatform(Gated):
             login_url=setting(env, "MS_LOGIN_URL", DEFAULT_LOGIN_URL),
             service_url=setting(env, "TEAMS_SERVICE_URL", DEFAULT_SERVICE_URL),
             openid_url=setting(env, "TEAMS_OPENID_URL", DEFAULT_OPENID_URL),
+            chat_subscription=mode,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -180,6 +181,8 @@ class TeamsPlatform(Gated):
         except PlatformError as exc:
             lines.append(f"people who never opened Mio cannot be reached yet: {exc.reason}")
         base = public_url.rstrip("/")
+        if self.tenant_wide:
+            lines.append(await self._prepare_tenant(public_url))
         lines.append(
             f"direct messages reach Mio through each consenting person's Graph subscription at "
             f"{base}{NOTIFICATIONS_PATH} and {base}{LIFECYCLE_PATH} (Graph must reach both); the "
@@ -194,7 +197,7 @@ class TeamsPlatform(Gated):
             self.name, self._validator, self.tenant_id, handler, self._answers.send
         )
         relay = notifications.routes(
-            self.name, self.tenant_id, lambda: self._subscriptions.key, handler
+            self.name, self.tenant_id, lambda: self._subscriptions.key, handler, self._tenant_hook
         )
         return [web.post(inbound.MESSAGES_PATH, on_activity), *relay]
 
@@ -269,13 +272,33 @@ class TeamsPlatform(Gated):
     async def subscribe(
         self, grant: TokenGrant, public_url: str, existing: Subscription | None
     ) -> Subscription:
+        """Per person; in `tenant` mode the one app subscription is made sure of instead, and
+        the person's is empty (no Graph object of theirs, as on Slack and Zoom)."""
+        if self.tenant_wide:
+            await self._tenant.ensure(public_url)
+            return Subscription("", None, {"mode": "tenant"})
         return await self._subscriptions.subscribe(grant, public_url, existing)
 
     async def renew(self, grant: TokenGrant, subscription: Subscription) -> Subscription:
+        if not subscription.external_id:  # tenant mode: nothing of the person's to renew
+            return subscription
         return await self._subscriptions.renew(grant, subscription)
 
     async def unsubscribe(self, grant: TokenGrant, subscription: Subscription) -> None:
         await self._subscriptions.unsubscribe(grant, subscription)
+
+    async def _tenant_hook(self, notice: SubscriptionNotice) -> None:
+        await self._tenant.on_lifecycle(notice)
+
+    async def _prepare_tenant(self, public_url: str) -> str:
+        try:
+            made = await self._tenant.ensure(public_url)
+        except PlatformError as exc:
+            return (
+                "the tenant-wide chat subscription could NOT be made (application permission "
+                f"Chat.Read.All, approved by Microsoft as a protected API): {exc.reason}"
+            )
+        return f"the tenant-wide chat subscription {made.external_id} is active."
 
     async def fetch_dm(self, grant: TokenGrant, seen: DmSeen) -> DmSeen | None:
         return await self._chats.fetch(grant, seen)

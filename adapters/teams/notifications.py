@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from adapters.teams.relay import ONE_ON_ONE_ID
 from adapters.teams.subscriptions import LIFECYCLE_PATH, NOTIFICATIONS_PATH, state_matches
+from adapters.teams.tenant import TENANT_OWNER
 from bot.platform import EventHandler, redeliver_response
 from bot.types import (
     DmSeen,
     InboundEvent,
     Platform,
+    PlatformError,
     PlatformUserId,
     Redeliver,
     SubscriptionNotice,
@@ -65,54 +68,91 @@ def chat_and_message(resource: str) -> tuple[str, str] | None:
     return (chat, message) if chat and message else None
 
 
-def dm_seen(platform: Platform, owner: str, item: Mapping[str, Any]) -> DmSeen | None:
-    """A `created` chat-message notification as a DmSeen the core completes with fetch_dm."""
+def dm_seen(platform: Platform, owner: str, item: Mapping[str, Any]) -> list[DmSeen]:
+    """A `created` chat-message notification as DmSeen the core completes with fetch_dm: one
+    for the subscription's owner, or, from the tenant-wide subscription, one per member of a
+    1:1 named by its chat id (any other chat is dropped unread, tenant.py)."""
     if item.get("changeType") != "created":
-        return None
+        return []
     resource = str(item.get("resource") or "")
     ids = chat_and_message(resource)
     if ids is None:
-        return None
+        return []
     data = item.get("resourceData")
     message_id = str(data.get("id") or ids[1]) if isinstance(data, Mapping) else ids[1]
     subscription = str(item.get("subscriptionId") or "")
-    return DmSeen(
-        platform=platform,
-        delivery_id=f"{subscription}:created:{resource}",
-        owner_id=PlatformUserId(owner),
-        conversation_id=ids[0],
-        message_id=message_id,
-        sender_id=PlatformUserId(""),  # unknown until fetch_dm reads the message
-        other_id=None,
-        prose=None,
-        fetch={"subscription_id": subscription, "resource": resource},
-        received_at=datetime.now(UTC),
-    )
+    delivery_id = f"{subscription}:created:{resource}"
+    owners: list[str] = [owner]
+    if owner == TENANT_OWNER:
+        pair = ONE_ON_ONE_ID.match(ids[0])
+        owners = [pair.group(1).lower(), pair.group(2).lower()] if pair else []
+    return [
+        DmSeen(
+            platform=platform,
+            delivery_id=delivery_id if owner != TENANT_OWNER else f"{delivery_id}:{member}",
+            owner_id=PlatformUserId(member),
+            conversation_id=ids[0],
+            message_id=message_id,
+            sender_id=PlatformUserId(""),  # unknown until fetch_dm reads the message
+            other_id=None,
+            prose=None,
+            fetch={"subscription_id": subscription, "resource": resource},
+            received_at=datetime.now(UTC),
+        )
+        for member in owners
+    ]
 
 
-def notice(platform: Platform, owner: str, item: Mapping[str, Any]) -> SubscriptionNotice | None:
+def notice(platform: Platform, owner: str, item: Mapping[str, Any]) -> list[SubscriptionNotice]:
     what = LIFECYCLE_EVENTS.get(str(item.get("lifecycleEvent") or ""))
     if what is None:
-        return None
+        return []
     subscription = str(item.get("subscriptionId") or "")
     expiry = str(item.get("subscriptionExpirationDateTime") or "")
-    return SubscriptionNotice(
-        platform=platform,
-        delivery_id=f"{subscription}:{item.get('lifecycleEvent')}:{expiry}",
-        owner_id=PlatformUserId(owner),
-        subscription_id=subscription,
-        what=what,
-        received_at=datetime.now(UTC),
-    )
+    return [
+        SubscriptionNotice(
+            platform=platform,
+            delivery_id=f"{subscription}:{item.get('lifecycleEvent')}:{expiry}",
+            owner_id=PlatformUserId(owner),
+            subscription_id=subscription,
+            what=what,
+            received_at=datetime.now(UTC),
+        )
+    ]
 
 
-Parse = Callable[[Platform, str, Mapping[str, Any]], InboundEvent | None]
+Parse = Callable[[Platform, str, Mapping[str, Any]], Sequence[InboundEvent]]
+TenantHook = Callable[[SubscriptionNotice], Awaitable[None]]
+
+
+async def _handled(
+    events: list[InboundEvent], handler: EventHandler, tenant: TenantHook
+) -> web.Response | None:
+    """Each event through the core (or the tenant subscription's own lifecycle); the error
+    answer on the first refusal, else None."""
+    for event in events:
+        if isinstance(event, SubscriptionNotice) and event.owner_id == TENANT_OWNER:
+            try:
+                await tenant(event)
+            except PlatformError as exc:
+                log.error("teams: tenant subscription %s failed: %s", event.what, exc.reason)
+                return web.json_response({"error": "try again"}, status=503)
+            continue
+        outcome = await handler(event)
+        if isinstance(outcome, Redeliver):
+            return redeliver_response(outcome)
+    return None
 
 
 def notification_route(
-    platform: Platform, tenant_id: str, key: KeySource, handler: EventHandler, parse: Parse
+    platform: Platform,
+    tenant_id: str,
+    key: KeySource,
+    handler: EventHandler,
+    parse: Parse,
+    tenant: TenantHook,
 ) -> Route:
-    """One aiohttp handler for a notification URL; `parse` makes an item an event."""
+    """One aiohttp handler for a notification URL; `parse` makes an item events."""
 
     async def on_delivery(request: web.Request) -> web.StreamResponse:
         answer = validation(request)
@@ -141,24 +181,17 @@ def notification_route(
             log.warning("teams: %d notification(s) refused: clientState", len(items) - len(valid))
         if items and not valid:
             return web.json_response({"error": "clientState does not match"}, status=403)
-        for item in valid:
-            event = parse(platform, owner, item)
-            if event is None:
-                continue
-            outcome = await handler(event)
-            if isinstance(outcome, Redeliver):
-                return redeliver_response(outcome)
-        return web.Response(status=202)
+        events = [event for item in valid for event in parse(platform, owner, item)]
+        refused = await _handled(events, handler, tenant)
+        return refused or web.Response(status=202)
 
     return on_delivery
 
 
 def routes(
-    platform: Platform, tenant_id: str, key: KeySource, handler: EventHandler
+    platform: Platform, tenant_id: str, key: KeySource, handler: EventHandler, tenant: TenantHook
 ) -> list[web.RouteDef]:
-    return [
-        web.post(
-            NOTIFICATIONS_PATH, notification_route(platform, tenant_id, key, handler, dm_seen)
-        ),
-        web.post(LIFECYCLE_PATH, notification_route(platform, tenant_id, key, handler, notice)),
-    ]
+    def route(parse: Parse) -> Route:
+        return notification_route(platform, tenant_id, key, handler, parse, tenant)
+
+    return [web.post(NOTIFICATIONS_PATH, route(dm_seen)), web.post(LIFECYCLE_PATH, route(notice))]

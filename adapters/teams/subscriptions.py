@@ -43,7 +43,7 @@ def _quote(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def _as_subscription(body: Any, owner_id: str) -> Subscription:
+def as_subscription(body: Any, owner_id: str) -> Subscription:
     if not isinstance(body, dict) or not body.get("id"):
         raise RetryLater(PLATFORM, "Graph answered a subscription without an id", after=10.0)
     return Subscription(
@@ -87,7 +87,7 @@ class Subscriptions:
             "clientState": client_state(self._key(), owner),
         }
         _, answer = await self._graph.call(grant, "POST", "subscriptions", ok=(201,), json=body)
-        return _as_subscription(answer, owner)
+        return as_subscription(answer, owner)
 
     async def renew(self, grant: TokenGrant, subscription: Subscription) -> Subscription:
         """PATCH `expirationDateTime`: renews and reauthorizes with the fresh token (§2.1)."""
@@ -98,7 +98,7 @@ class Subscriptions:
             f"subscriptions/{_quote(subscription.external_id)}",
             json=body,
         )
-        return _as_subscription(answer, grant.identity.user_id)
+        return as_subscription(answer, grant.identity.user_id)
 
     async def unsubscribe(self, grant: TokenGrant, subscription: Subscription) -> None:
         """DELETE answers 204; 404 means it expired or was removed already: the goal holds."""

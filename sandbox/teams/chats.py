@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 VALIDATION_TIMEOUT = 10.0  # Graph waits 10 s for the handshake's answer (§2.1)
 DELIVERY_TIMEOUT = 3.0  # and 3 s for a notification's (§2.1)
+TENANT_RESOURCE = "/chats/getAllMessages"  # every chat of the tenant (application only)
 _TYPED_AT = re.compile(r"<at>(.*?)</at>", re.DOTALL)
 
 
@@ -252,6 +253,17 @@ class Chats:
             if s.owner_id == user_id and s.expires_at > now and "created" in s.change_type
         ]
 
+    def watching(self, chat: GraphChat) -> list[GraphSubscription]:
+        """Live subscriptions that see `chat`: its members' own, and the tenant-wide one."""
+        now = time.time()
+        return [
+            s
+            for s in self.subscriptions.values()
+            if s.expires_at > now
+            and "created" in s.change_type
+            and (s.resource == TENANT_RESOURCE or s.owner_id in chat.members)
+        ]
+
     async def validate(self, url: str) -> bool:
         """The handshake (§2.1): POST `?validationToken=` as text/plain; the answer must be
         200, text/plain, the decoded token, within 10 s."""
@@ -307,17 +319,12 @@ class Chats:
 
     async def created(self, message: GraphMessage) -> list[Notification]:
         """Tell each member's live subscription about `message` (none while paused)."""
-        chat = self.chats[message.chat_id]
         sent: list[Notification] = []
-        for member in chat.members:
-            for subscription in self.live(member):
-                if self.paused or subscription.paused:
-                    continue
-                sent.append(
-                    await self.post(
-                        subscription.notification_url, self.change_body(subscription, message)
-                    )
-                )
+        for subscription in self.watching(self.chats[message.chat_id]):
+            if self.paused or subscription.paused:
+                continue
+            body = self.change_body(subscription, message)
+            sent.append(await self.post(subscription.notification_url, body))
         return sent
 
     async def retry_failed(self) -> list[Notification]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from sandbox.teams.chats import GraphChat, iso
+from sandbox.teams.chats import TENANT_RESOURCE, GraphChat, iso
 from sandbox.teams.graph import graph_error
 from sandbox.teams.state import IssuedToken
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sandbox.teams.service import TeamsSandbox
 
 READ = frozenset({"Chat.Read", "Chat.ReadWrite"})
+APP_READ = "Chat.Read.All"  # application, protected (relay-apis §2.1): not granted by default
 CREATE = frozenset({"Chat.Create", "Chat.ReadWrite"})
 SEND = frozenset({"ChatMessage.Send", "Chat.ReadWrite"})
 MAX_MINUTES = 4320  # Teams chatMessage subscriptions (§2.1, 2024-11 revision)
@@ -63,11 +64,12 @@ class ChatsApi:
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
-        r.add_post("/v1.0/subscriptions", self._as_person(READ, self._subscribe))
+        r.add_post("/v1.0/subscriptions", self._as_person(READ, self._subscribe, APP_READ))
+        r.add_get("/v1.0/subscriptions", self._as_person(READ, self._subscriptions, APP_READ))
         one = "/v1.0/subscriptions/{sid}"
-        r.add_get(one, self._as_person(READ, self._get_subscription))
-        r.add_patch(one, self._as_person(READ, self._renew))
-        r.add_delete(one, self._as_person(READ, self._unsubscribe))
+        r.add_get(one, self._as_person(READ, self._get_subscription, APP_READ))
+        r.add_patch(one, self._as_person(READ, self._renew, APP_READ))
+        r.add_delete(one, self._as_person(READ, self._unsubscribe, APP_READ))
         r.add_post("/v1.0/chats", self._as_person(CREATE, self._create_chat))
         r.add_get("/v1.0/me/chats", self._as_person(READ, self._my_chats))
         r.add_get("/v1.0/chats/{cid}", self._as_person(READ, self._get_chat))
@@ -77,14 +79,21 @@ class ChatsApi:
         r.add_get("/v1.0/chats/{cid}/messages/{mid}", self._as_person(READ, self._message))
 
     def _as_person(
-        self, scopes: frozenset[str], route: Route
+        self, scopes: frozenset[str], route: Route, app: str | None = None
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """A delegated token carrying one of `scopes`, or Graph's 401/403."""
+        """A delegated token carrying one of `scopes` (or the app's token when it holds the
+        application permission `app`), or Graph's 401/403."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
             token = self._s.bearer(request)
             if isinstance(token, str):
                 return graph_error(401, "InvalidAuthenticationToken", token)
+            if token.kind == "graph" and app is not None:
+                if app not in self._s.app_permissions:  # protected: needs approval (§2.1)
+                    return graph_error(
+                        403, "Forbidden", f"Insufficient privileges: application permission {app}."
+                    )
+                return await route(request, token)
             granted = set(token.scope.split())
             if token.kind != "user" or not granted & scopes:
                 return graph_error(
@@ -104,8 +113,10 @@ class ChatsApi:
         if body is None or any(not body.get(k) for k in needed):
             return graph_error(400, "BadRequest", f"Required properties: {', '.join(needed)}.")
         mine = {f"/users/{token.user_id}/chats/getAllMessages", "/me/chats/getAllMessages"}
+        if token.kind == "graph":  # the tenant-wide resource is application-only (surprise 7)
+            mine = {TENANT_RESOURCE}
         if "/" + str(body["resource"]).lstrip("/") not in mine:
-            return graph_error(403, "Forbidden", "The resource is not the signed-in user's.")
+            return graph_error(403, "Forbidden", "The resource is not the caller's to watch.")
         if len(str(body.get("clientState") or "")) > 128:
             return graph_error(400, "BadRequest", "clientState is longer than 128 characters.")
         asked, now = _when(body["expirationDateTime"]), time.time()
@@ -127,6 +138,15 @@ class ChatsApi:
                 return graph_error(400, "InvalidRequest", VALIDATION_FAILED)
         created = self._c.subscribe(token.user_id, body, self._c.granted(asked))
         return web.json_response(created.resource_json(self._s), status=201)
+
+    async def _subscriptions(self, request: web.Request, token: IssuedToken) -> web.StreamResponse:
+        now = time.time()
+        found = [
+            s.resource_json(self._s)
+            for s in self._c.subscriptions.values()
+            if s.owner_id == token.user_id and s.expires_at > now
+        ]
+        return web.json_response({"value": found})
 
     def _subscription(self, request: web.Request, token: IssuedToken) -> Any:
         found = self._c.subscriptions.get(request.match_info["sid"])

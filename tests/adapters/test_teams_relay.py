@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from adapters.teams import TeamsPlatform
+from adapters.teams.notifications import dm_seen
 from adapters.teams.subscriptions import client_state
 from bot.platform import RelayPlatform
 from bot.prose import Mention, Prose, Run, Style
@@ -91,7 +92,7 @@ async def post_json(url: str, body: object) -> tuple[int, str]:
 # -- settings and scopes ------------------------------------------------------------------------
 
 
-def test_is_a_relay_platform_and_refuses_tenant_mode(teams: TeamsSandbox) -> None:
+def test_is_a_relay_platform_in_either_subscription_mode(teams: TeamsSandbox) -> None:
     adapter = TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "per-user"})
     assert isinstance(adapter, RelayPlatform) and not adapter.bot_threads
     assert adapter.relay_scopes == {
@@ -100,8 +101,9 @@ def test_is_a_relay_platform_and_refuses_tenant_mode(teams: TeamsSandbox) -> Non
         "Chat.ReadWrite",
         "ChatMessage.Send",
     }
-    with pytest.raises(ValueError, match=r"TEAMS_CHAT_SUBSCRIPTION=tenant .* not available yet"):
-        TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "tenant"})
+    assert not adapter.tenant_wide
+    tenant = TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "Tenant"})
+    assert tenant is not None and tenant.tenant_wide
     with pytest.raises(ValueError, match="per-user or tenant"):
         TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "everyone"})
 
@@ -509,3 +511,80 @@ async def test_notifications_other_than_created_messages_are_acknowledged_and_ig
     assert (await post_json(url, {"value": [item]}))[0] == 202
     assert (await post_json(url, {"nothing": []}))[0] == 400
     assert bot[0].events == []
+
+
+# -- TEAMS_CHAT_SUBSCRIPTION=tenant ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def tenant_wide(
+    teams: TeamsSandbox,
+) -> AsyncIterator[tuple[TeamsPlatform, Recorder, str]]:
+    adapter = TeamsPlatform.from_env(teams.env() | {"TEAMS_CHAT_SUBSCRIPTION": "tenant"})
+    assert adapter is not None
+    adapter.use_relay_key(KEY)
+    await adapter.start()
+    recorder = Recorder()
+    async with serving(adapter, recorder) as url:
+        teams.bot_url = url
+        yield adapter, recorder, url
+    await adapter.close()
+
+
+async def test_tenant_mode_needs_the_protected_permission_and_makes_one_subscription(
+    teams: TeamsSandbox, tenant_wide: tuple[TeamsPlatform, Recorder, str]
+) -> None:
+    adapter, _, url = tenant_wide
+    lines = await adapter.prepare(url)
+    assert "could NOT be made" in lines[-2] and "Chat.Read.All" in lines[-2]
+    teams.app_permissions.add("Chat.Read.All")
+    lines = await adapter.prepare(url)
+    (made,) = teams.chats.subscriptions.values()
+    assert made.id in lines[-2]
+    assert (made.resource, made.owner_id) == ("/chats/getAllMessages", "")
+    assert made.client_state == client_state(KEY, "tenant")
+    grant = await sign_in(teams, adapter, ADA)
+    mine = await adapter.subscribe(grant, url, None)
+    assert mine == Subscription("", None, {"mode": "tenant"})
+    assert await adapter.renew(grant, mine) == mine
+    await adapter.unsubscribe(grant, mine)
+    assert list(teams.chats.subscriptions) == [made.id]  # found again, not made twice
+
+
+async def test_tenant_mode_names_each_member_of_a_1_1_as_owner(
+    teams: TeamsSandbox, tenant_wide: tuple[TeamsPlatform, Recorder, str]
+) -> None:
+    adapter, recorder, url = tenant_wide
+    teams.app_permissions.add("Chat.Read.All")
+    await adapter.prepare(url)
+    message_id = await teams.user_dm(ADA, BOB, "hi")
+    seen = [e for e in recorder.events if isinstance(e, DmSeen)]
+    assert sorted(s.owner_id for s in seen) == sorted([ADA, BOB])
+    assert len({s.delivery_id for s in seen}) == 2 and {s.message_id for s in seen} == {message_id}
+    bob = await sign_in(teams, adapter, BOB)
+    done = await adapter.fetch_dm(bob, next(s for s in seen if s.owner_id == BOB))
+    assert done is not None and (done.sender_id, done.other_id) == (ADA, BOB)
+
+
+async def test_tenant_mode_renews_and_recreates_its_own_subscription(
+    teams: TeamsSandbox, tenant_wide: tuple[TeamsPlatform, Recorder, str]
+) -> None:
+    adapter, recorder, url = tenant_wide
+    teams.app_permissions.add("Chat.Read.All")
+    await adapter.prepare(url)
+    (made,) = teams.chats.subscriptions.values()
+    made.expires_at -= 600
+    before = made.expires_at
+    assert (await teams.chats.lifecycle(made, "reauthorizationRequired")).status == 202
+    assert made.expires_at > before and not made.paused
+    assert (await teams.chats.lifecycle(made, "subscriptionRemoved")).status == 202
+    (again,) = teams.chats.subscriptions.values()
+    assert again.id != made.id and recorder.events == []  # handled by the adapter itself
+
+
+def test_tenant_notifications_of_other_chats_are_dropped_unread() -> None:
+    group = {"changeType": "created", "resource": "chats('19:abc@thread.v2')/messages('1')"}
+    assert dm_seen(Platform("teams"), "tenant", group) == []
+    one = group | {"resource": f"chats('19:{ADA}_{BOB}@unq.gbl.spaces')/messages('1')"}
+    assert [s.owner_id for s in dm_seen(Platform("teams"), "tenant", one)] == [ADA, BOB]
+    assert [s.owner_id for s in dm_seen(Platform("teams"), BOB, one)] == [BOB]
