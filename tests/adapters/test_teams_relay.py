@@ -349,6 +349,7 @@ async def test_post_as_bot_shows_who_wrote(teams: TeamsSandbox, platform: TeamsP
     (message,) = teams.inbox(BOB)
     assert (post.conversation_id, post.message_id) == (message.conversation_id, message.id)
     assert message.text == "<b>Zed &lt;Z&gt; (Slack)</b><br>see &lt;script&gt; <at>Ada</at>"
+    assert message.lines == ["**Zed <Z> (Slack)**", "see <script> Ada"]  # as the inbox shows it
 
 
 async def test_a_dropped_answer_is_unanswered_and_find_post_finds_it(
