@@ -68,19 +68,22 @@ class Subscriptions:
     async def subscribe(
         self, grant: TokenGrant, public_url: str, existing: Subscription | None
     ) -> Subscription:
-        """Renew `existing` while Graph still has it; otherwise create a new one."""
+        """Renew `existing` while Graph still has it at this URL; otherwise create a new one."""
         owner = grant.identity.user_id
-        if existing is not None and existing.external_id:
-            status, _ = await self._graph.call(
-                grant, "GET", f"subscriptions/{_quote(existing.external_id)}", ok=(200, 404)
-            )
-            if status == 200:
-                return await self.renew(grant, existing)
         base = public_url.rstrip("/")
         query = urllib.parse.urlencode({"owner": owner})
+        notification_url = f"{base}{NOTIFICATIONS_PATH}?{query}"
+        if existing is not None and existing.external_id:
+            path = f"subscriptions/{_quote(existing.external_id)}"
+            status, found = await self._graph.call(grant, "GET", path, ok=(200, 404))
+            if status == 200 and isinstance(found, dict):
+                if found.get("notificationUrl") == notification_url:
+                    return await self.renew(grant, existing)
+                # Mio moved (a new public URL): notifications must follow it.
+                await self._graph.call(grant, "DELETE", path, ok=(200, 204, 404))
         body = {
             "changeType": "created",
-            "notificationUrl": f"{base}{NOTIFICATIONS_PATH}?{query}",
+            "notificationUrl": notification_url,
             "lifecycleNotificationUrl": f"{base}{LIFECYCLE_PATH}?{query}",
             "resource": f"/users/{owner}/chats/getAllMessages",
             "expirationDateTime": graph_time(datetime.now(UTC) + LIFETIME),

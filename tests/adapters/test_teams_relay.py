@@ -177,6 +177,10 @@ async def test_renew_repair_and_unsubscribe(
     repaired = await platform.subscribe(grant, bot[1], made)
     assert repaired.external_id != made.external_id
     assert list(teams.chats.subscriptions) == [repaired.external_id]
+    async with serving(platform, Recorder()) as new_url:  # Mio moved to a new public URL
+        moved = await platform.subscribe(grant, new_url, repaired)
+    assert list(teams.chats.subscriptions) == [moved.external_id] != [repaired.external_id]
+    assert teams.chats.subscriptions[moved.external_id].notification_url.startswith(new_url)
 
 
 # -- notifications -------------------------------------------------------------------------------
