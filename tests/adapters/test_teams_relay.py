@@ -593,3 +593,20 @@ def test_tenant_notifications_of_other_chats_are_dropped_unread() -> None:
     one = group | {"resource": f"chats('19:{ADA}_{BOB}@unq.gbl.spaces')/messages('1')"}
     assert [s.owner_id for s in dm_seen(Platform("teams"), "tenant", one)] == [ADA, BOB]
     assert [s.owner_id for s in dm_seen(Platform("teams"), BOB, one)] == [BOB]
+
+
+async def test_the_stand_in_inbox_lets_people_write_to_each_other(
+    teams: TeamsSandbox, platform: TeamsPlatform, bot: tuple[Recorder, str]
+) -> None:
+    bob = await sign_in(teams, platform, BOB)
+    await platform.subscribe(bob, bot[1], None)
+    async with aiohttp.ClientSession() as session:
+        form = {"to": BOB, "text": "<b>hi</b> & bye"}
+        async with session.post(f"{teams.url}/inbox/{ADA}/dm", data=form) as answer:
+            assert answer.status == 200  # followed the 303 back to the page
+            page = await answer.text()
+    assert "Direct messages" in page and "&lt;b&gt;hi&lt;/b&gt; &amp; bye" in page
+    (native,) = teams.conversation(ADA, BOB)
+    assert native.text == "<p>&lt;b&gt;hi&lt;/b&gt; &amp; bye</p>"
+    (seen,) = bot[0].events
+    assert isinstance(seen, DmSeen) and seen.message_id == native.message_id
