@@ -118,13 +118,16 @@ class _Reader(HTMLParser):
         elif tag == "at":
             self.in_mention, self.mention_text = True, []
             self.mention = self.mentions.get(str(attributes.get("id") or ""))
-        elif tag == "emoji":
-            # Teams writes `<emoji id="…" alt="😀" title="…"></emoji>`: the alt is the character.
+        elif tag == "emoji" or (
+            tag == "img" and "emoji" in (attributes.get("itemtype") or "").lower()
+        ):
+            # Teams writes `<emoji id="…" alt="😀" title="…"></emoji>` (older messages: an
+            # `<img itemtype="http://schema.skype.com/Emoji" alt="😀">`): the alt is the emoji.
             self._text(attributes.get("alt") or "")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
-        if tag not in ("br", "emoji"):
+        if tag not in ("br", "emoji", "img"):
             self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:

@@ -164,3 +164,14 @@ def test_round_trip() -> None:
     )
     body, mentions = render(prose)
     assert parse(html(body), mentions) == prose
+
+
+def test_older_emoji_images_and_unknown_tags_keep_their_text() -> None:
+    prose = parse(
+        html(
+            '<img itemtype="http://schema.skype.com/Emoji" alt="🙂" src="x.png">'
+            '<img src="cat.png" alt="a cat"><span style="color:red">red</span>'
+            '<attachment id="1"></attachment><ul><li>one</li><li>two</li></ul>'
+        )
+    )
+    assert prose.plain() == "🙂red\none\ntwo"
