@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.teams import relay_text
 from adapters.teams.auth import (
     AuthError,
     ChannelRefused,
@@ -33,10 +34,10 @@ from adapters.teams.auth import (
 )
 from adapters.teams.render import CARD_CONTENT_TYPE, render_card
 from bot.platform import EventHandler, redeliver_response
+from bot.prose import Prose
 from bot.types import (
     ButtonPress,
     InboundCommand,
-    InboundEvent,
     Message,
     MessageRef,
     Platform,
@@ -121,6 +122,19 @@ def command_text(activity: Mapping[str, Any]) -> str:
     return " ".join(text.split())
 
 
+def typed_prose(activity: Mapping[str, Any]) -> Prose:
+    """What the person typed to the bot, for the relay: Teams adds the formatted message as a
+    `text/html` attachment beside `text`; without one, `text` is read as HTML only when
+    `textFormat` says xml. Mentions in bot chats carry no Entra id (§I.23), so they stay the
+    names Teams showed."""
+    for attachment in activity.get("attachments") or []:
+        if isinstance(attachment, Mapping) and attachment.get("contentType") == "text/html":
+            return relay_text.parse({"contentType": "html", "content": attachment.get("content")})
+    text = _text(activity, "text")
+    kind = "html" if _text(activity, "textFormat") == "xml" else "text"
+    return relay_text.parse({"contentType": kind, "content": text})
+
+
 def _delivery_id(activity: Mapping[str, Any]) -> str:
     """`teams:<activity id>`, scoped to its chat: Teams' ids are timestamps unique per chat only."""
     chat = str(_obj(activity, "conversation").get("id") or "")
@@ -134,7 +148,9 @@ def _press_data(value: Any) -> tuple[str, str] | None:
     return value["action_id"], inner if isinstance(inner, str) else json.dumps(inner)
 
 
-def parse(platform: Platform, activity: Mapping[str, Any]) -> InboundEvent | Invoke | None:
+def parse(
+    platform: Platform, activity: Mapping[str, Any]
+) -> InboundCommand | ButtonPress | Invoke | None:
     """The activity as a neutral event, an invoke to answer, or None for what the bot ignores."""
     kind = _text(activity, "type")
     if kind not in ("message", "invoke"):
@@ -183,7 +199,11 @@ def parse(platform: Platform, activity: Mapping[str, Any]) -> InboundEvent | Inv
     if not text:
         return None
     # A message activity: the Bot Connector delivers it again when refused with a 5xx.
-    return InboundCommand(platform, delivery_id, user, text, target, received_at, True)
+    ids = {"conversation_id": conversation_id, "message_id": _text(activity, "id")}
+    prose = typed_prose(activity)
+    return InboundCommand(
+        platform, delivery_id, user, text, target, received_at, True, prose, **ids
+    )
 
 
 def invoke_response(answer: Message | None) -> dict[str, Any]:

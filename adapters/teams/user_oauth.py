@@ -17,7 +17,9 @@ from adapters.teams.client import AppToken, TeamsHttp
 from adapters.teams.errors import PLATFORM, to_platform_error
 from bot.types import Identity, PermanentFailure, PlatformUserId, TokenGrant
 
-USER_SCOPES = "offline_access User.Read"
+# The relay's delegated scopes (issue 10 §5, relay-apis §2.1-§2.3): reading and sending the
+# person's 1:1 messages and subscribing to them, with a refresh token.
+USER_SCOPES = "offline_access User.Read Chat.ReadWrite ChatMessage.Send"
 REVOKED = "Teams has no token revocation; removed the delegated permission grant"
 NO_GRANT = "Teams has no token revocation; no grant found; stored tokens deleted only"
 

@@ -175,6 +175,7 @@ class ConnectorApi:
             summary=str(activity.get("summary") or ""),
             attachments=list(activity.get("attachments") or []),
             reply_to_id=request.match_info.get("aid") or activity.get("replyToId"),
+            text_format=str(activity.get("textFormat") or "plain"),
         )
         self._s.activities[message.id] = message
         return web.json_response({"id": message.id}, status=201)

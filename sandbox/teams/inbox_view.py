@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from sandbox.teams.state import ChatActivity
+from sandbox.teams.state import ChatActivity, xml_lines
 
 if TYPE_CHECKING:
     from sandbox.teams.service import TeamsSandbox
@@ -74,6 +74,7 @@ class InboxView:
         app.router.add_get("/inbox/{user_id}", self._page)
         app.router.add_post("/inbox/{user_id}/press", self._press)
         app.router.add_post("/inbox/{user_id}/send", self._send)
+        app.router.add_post("/inbox/{user_id}/dm", self._dm)
 
     def _back(self, user_id: str) -> web.Response:
         return web.Response(
@@ -93,9 +94,43 @@ class InboxView:
             f"{cards or '<p>No messages.</p>'}"
             f'<form method="post" action="/inbox/{_e(user.id)}/send">'
             '<input name="text" placeholder="Type a message, e.g. help" size="60">'
-            "<button>Send</button></form></body></html>"
+            f"<button>Send</button></form>{self._dms_html(user.id)}</body></html>"
         )
         return web.Response(text=page, content_type="text/html")
+
+    def _dms_html(self, user_id: str) -> str:
+        """The person's 1:1 chats with other people (Graph chats, the relay's side), and a
+        form to write to anyone natively, which notifies subscriptions as Graph would."""
+        chats = []
+        for chat in self._s.chats.of(user_id):
+            other = next(m for m in chat.members if m != user_id)
+            name = self._s.users[other].display_name if other in self._s.users else other
+            lines = "".join(
+                f"<p><small>{'You' if m.sender_id == user_id else _e(name)}</small> "
+                f"{_e(' / '.join(xml_lines(m.content)))}</p>"
+                for m in chat.messages
+            )
+            chats.append(f"<article><h3>{_e(name)}</h3>{lines}</article>")
+        people = "".join(
+            f'<option value="{_e(u.id)}">{_e(u.display_name)}</option>'
+            for u in self._s.users.values()
+            if u.id != user_id
+        )
+        return (
+            f"<h2>Direct messages</h2>{''.join(chats) or '<p>None yet.</p>'}"
+            f'<form method="post" action="/inbox/{_e(user_id)}/dm"><select name="to">{people}'
+            '</select> <input name="text" size="50"> <button>Send</button></form>'
+        )
+
+    async def _dm(self, request: web.Request) -> web.Response:
+        user_id = request.match_info["user_id"]
+        form = await request.post()
+        other, text = str(form.get("to", "")), str(form.get("text", "")).strip()
+        if user_id not in self._s.users or other not in self._s.users:
+            return web.Response(status=404, text="no such sandbox user")
+        if text:  # typed as plain text: Teams stores it as HTML
+            await self._s.user_dm(user_id, other, f"<p>{html.escape(text)}</p>")
+        return self._back(user_id)
 
     async def _press(self, request: web.Request) -> web.Response:
         user_id = request.match_info["user_id"]

@@ -20,10 +20,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
-from sandbox.base import FakeService
+from sandbox.base import FakeService, NativeDm
 from sandbox.org import Org, OrgAccount
+from sandbox.teams.chats import Chats
+from sandbox.teams.chats_api import ChatsApi
 from sandbox.teams.connector import ConnectorApi
 from sandbox.teams.graph import GRAPH_APP_PERMISSIONS, GraphApi
 from sandbox.teams.inbox_view import InboxView
@@ -91,6 +94,7 @@ class TeamsSandbox(FakeService):
         self.activities: dict[str, ChatActivity] = {}  # by id, oldest first
         self.deliveries: list[Delivery] = []
         self.keys = SigningKeys()
+        self.chats = Chats(self)  # people's 1:1 chats and Graph subscriptions (the relay)
         self._seq = itertools.count(int(time.time() * 1000))
 
     def add_user(self, account: OrgAccount) -> EntraUser:
@@ -135,6 +139,7 @@ class TeamsSandbox(FakeService):
         MicrosoftLogin(self).add_routes(app)
         GraphApi(self).add_routes(app)
         ConnectorApi(self).add_routes(app)
+        ChatsApi(self).add_routes(app)
         InboxView(self).add_routes(app)
 
     def fault_body(self, status: int, path: str) -> Any:
@@ -148,6 +153,38 @@ class TeamsSandbox(FakeService):
             return {"error": {"code": code, "message": f"HTTP {status}", "innerError": {}}}
         code = {429: "Throttled", 412: "PreconditionFailed"}.get(status, "ServiceError")
         return {"error": {"code": code, "message": "Too many requests." if status == 429 else ""}}
+
+    def session(self) -> aiohttp.ClientSession:
+        """The stand-in's own client (handshakes and notifications to the bot)."""
+        if self._session is None:
+            raise RuntimeError("start() the sandbox first")
+        return self._session
+
+    async def stop(self) -> None:
+        await self.chats.settle()
+        await super().stop()
+
+    # -- the relay (sandbox.base.RelayStandIn) --------------------------------------------------
+    async def user_dm(self, sender_id: str, recipient_id: str, text: str) -> str:
+        return (await self.chats.typed(sender_id, recipient_id, text)).id
+
+    async def user_to_bot(self, sender_id: str, text: str, thread_id: str | None = None) -> str:
+        """Teams 1:1 chats have no threads: `thread_id` is ignored (relay-apis §2.5)."""
+        await self.send_text(sender_id, text)
+        return next(m.id for m in reversed(self.chat(sender_id)) if not m.from_bot)
+
+    def conversation(self, user_id: str, other_id: str) -> list[NativeDm]:
+        chat = self.chats.chat_between(user_id, other_id)
+        return [NativeDm(m.id, m.sender_id, m.content, by_app=m.by_app) for m in chat.messages]
+
+    def revoke_user_token(self, user_id: str) -> None:
+        """Access and refresh tokens stop working (an admin revoked the sessions, §F.2)."""
+        for token, record in list(self.tokens.items()):
+            if record.kind == "user" and record.user_id == user_id:
+                del self.tokens[token]
+        for refresh, (owner, _) in list(self.refresh_tokens.items()):
+            if owner == user_id:
+                del self.refresh_tokens[refresh]
 
     # -- test controls -----------------------------------------------------------------------
     def rate_limit(self, path: str, retry_after: int = 3, *, times: int = 1, skip: int = 0) -> None:

@@ -6,6 +6,8 @@ owns one instance of each kind of record).
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,14 @@ DEFAULT_USER_PROPERTIES = (
 )
 
 
+def xml_lines(text: str) -> list[str]:
+    """A `textFormat: xml` message as a person reads it: bold as card markdown (`**b**`, which
+    the inbox draws), line breaks as lines, other tags dropped, entities decoded."""
+    text = re.sub(r"<br\s*/?>", "\n", text, flags=re.I)
+    text = re.sub(r"</?(?:b|strong)>", "**", text, flags=re.I)
+    return [html.unescape(re.sub(r"<[^>]+>", "", line)) for line in text.split("\n")]
+
+
 @dataclass
 class ChatActivity:
     """One message in a 1:1 chat with the bot; the bot's edits replace it in place."""
@@ -81,6 +91,7 @@ class ChatActivity:
     value: Any = None
     reply_to_id: str | None = None
     edited: int = 0
+    text_format: str = "plain"  # "xml": Teams reads `text` as its HTML subset (relay posts)
 
     @property
     def card(self) -> dict[str, Any] | None:
@@ -95,6 +106,8 @@ class ChatActivity:
     def lines(self) -> list[str]:
         """The card's TextBlocks (or the plain text), as a person reads them."""
         card = self.card
+        if card is None and self.text_format == "xml":
+            return xml_lines(self.text)
         if card is None:
             return [self.text] if self.text else []
         return [

@@ -588,7 +588,8 @@ async def test_oauth_round_trip_gives_the_entra_identity(
 ) -> None:
     url = platform.authorize_url("st-1", REDIRECT)
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    assert query["scope"] == ["offline_access User.Read"] and query["response_mode"] == ["query"]
+    assert query["scope"] == ["offline_access User.Read Chat.ReadWrite ChatMessage.Send"]
+    assert query["response_mode"] == ["query"]
     grant = await sign_in(teams, platform, BOB)
     assert (grant.identity.user_id, grant.identity.email) == (BOB, "BOB@acme.test")
     assert grant.refresh_token and "User.Read" in grant.scope and grant.expires_at is not None

@@ -2,13 +2,16 @@
 
 A command is text typed in the person's 1:1 chat with the bot; its answer is the bot's next
 Adaptive Card in that chat. A press is an `Action.Submit` click, which Teams delivers as a
-message activity carrying the button's data as `value` (platform-apis.md §C.2).
+message activity carrying the button's data as `value` (platform-apis.md §C.2). A direct
+message between two people is typed in their Graph 1:1 chat (Teams HTML), which notifies the
+members' subscriptions as Graph would (relay-apis §2.1).
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from sandbox.base import NativeDm
 from sandbox.org import Org
 from sandbox.teams import ChatActivity, TeamsSandbox
 from tests.e2e.agents import Seen
@@ -56,3 +59,17 @@ class TeamsAgent:
 
     async def authorize(self, url: str, email: str, approve: bool = True) -> str:
         return await self.sandbox.authorize(url, self.user_id(email), approve)
+
+    # -- the relay (RELAY_PLAN.md "What each platform branch delivers" 5) ----------------------
+    async def write_dm(self, sender_email: str, recipient_email: str, text: str) -> str:
+        """The sender types `text` (Teams HTML) in their 1:1 with the recipient; the message id."""
+        return await self.sandbox.user_dm(
+            self.user_id(sender_email), self.user_id(recipient_email), text
+        )
+
+    async def write_to_bot(self, sender_email: str, text: str, thread_id: str | None = None) -> str:
+        """Typed in the person's 1:1 with the bot (Teams has no threads: `thread_id` unused)."""
+        return await self.sandbox.user_to_bot(self.user_id(sender_email), text, thread_id)
+
+    def conversation(self, email: str, other_email: str) -> list[NativeDm]:
+        return self.sandbox.conversation(self.user_id(email), self.user_id(other_email))
