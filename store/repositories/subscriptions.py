@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from store.models import Connection, Grant, OutboxItem, Sync
-from store.relay_models import RelayMessage, RelaySubscription
+from store.relay_models import RelayMessage, RelayPrompt, RelaySubscription
 from store.repositories.base import Repo
-from store.upsert import upsert
+from store.upsert import insert_ignore, upsert
 
 # What an upsert replaces: everything the adapter said, and the schedule derived from it.
 _SAVED = ("platform_user_id", "external_id", "data", "state", "expires_at", "next_renew_at")
@@ -142,6 +142,14 @@ class Subscriptions(Repo):
             .limit(limit)
         )
         return [(int(s), int(p), str(pl)) for s, p, pl in result.all()]
+
+    async def first_prompt(self, kind: str, person_id: int, other: int, now: datetime) -> bool:
+        """Record that `kind` was said to the person about `other` (a sync id for "relink");
+        True only for the first caller ever, so the DM is sent once across processes."""
+        row = {"kind": kind, "person_id": person_id, "other_person_id": other, "last_at": now}
+        return await insert_ignore(
+            self.session, RelayPrompt, row, ["kind", "person_id", "other_person_id"]
+        )
 
     async def counts(self) -> dict[tuple[str, str], int]:
         result = await self.session.execute(
