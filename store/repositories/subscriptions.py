@@ -243,12 +243,19 @@ class RelayFigures(Repo):
         )
 
     async def last_relayed(self, person_id: int) -> dict[str, datetime]:
-        """When a message from this person was last delivered, per platform it came from."""
-        result = await self.session.execute(
-            select(RelayMessage.source_platform, func.max(RelayMessage.delivered_at))
-            .where(
-                RelayMessage.sender_person_id == person_id, RelayMessage.delivered_at.is_not(None)
-            )
-            .group_by(RelayMessage.source_platform)
+        """When a message from or to this person was last delivered, per platform it was
+        written on or delivered to."""
+        theirs = (RelayMessage.sender_person_id == person_id) | (
+            RelayMessage.recipient_person_id == person_id
         )
-        return {p: at for p, at in result.all() if at is not None}
+        found: dict[str, datetime] = {}
+        for side in (RelayMessage.source_platform, RelayMessage.target_platform):
+            result = await self.session.execute(
+                select(side, func.max(RelayMessage.delivered_at))
+                .where(theirs, side.is_not(None), RelayMessage.delivered_at.is_not(None))
+                .group_by(side)
+            )
+            for platform, at in result.all():
+                if platform is not None and at is not None:
+                    found[platform] = max(at, found.get(platform, at))
+        return found
