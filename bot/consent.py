@@ -284,7 +284,7 @@ async def _synced(
         platform=platform,
     )
     # The relay: the person's DMs there reach Mio from now on, and what waited for them goes.
-    await subscriptions.synced(session, core, sync.person_id, platform)
+    await subscriptions.synced(session, core, sync.person_id, platform, sync.token_hash or "")
     await tokens.release(session, core, sync.id)
     if sync.dm_ref:
         await outbox.update_dm(

@@ -187,11 +187,14 @@ class Subscribe(Kind):
             )  # fmt: skip
             return
         sub: Subscription = result["subscription"]
+        before = await Subscriptions(session).get(self.person_id, row.platform)
+        # The gap a removed subscription left starts at the last message seen through it.
+        gap = before.last_seen_at or before.updated_at if before is not None else None
         await record(session, core, self.person_id, row.platform, result["owner"], sub)
         action = "relay.renewed" if self.renew else "relay.subscribed"
         Audit(session).add(now, "system", action, self.person_id, platform=row.platform)
         if self.fresh:
-            await queue_backfill(session, core, self.person_id, row.platform, None, f"o{row.id}")
+            await queue_backfill(session, core, self.person_id, row.platform, gap, f"o{row.id}")
 
     @override
     async def failed(self, session: AsyncSession, core: Core, row: Queued, reason: str) -> None:
@@ -327,10 +330,13 @@ async def queue_backfill(
     )  # fmt: skip
 
 
-async def synced(session: AsyncSession, core: Core, person_id: int, platform: str) -> None:
-    """A consent sync became synced (first link, re-consent, re-link): subscribe."""
-    now = core.clock.now().timestamp()
-    await subscribe(session, core, person_id, platform, f"subscribe:{person_id}:{platform}:{now}")
+async def synced(
+    session: AsyncSession, core: Core, person_id: int, platform: str, sign_in: str
+) -> None:
+    """A consent sync became synced (first link, re-consent, re-link): subscribe. `sign_in`
+    names the sign-in that did it (the spent OAuth state's hash), one row each."""
+    key = f"subscribe:{person_id}:{platform}:{sign_in}"
+    await subscribe(session, core, person_id, platform, key)
 
 
 async def before_revoke(
