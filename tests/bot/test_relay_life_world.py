@@ -315,8 +315,8 @@ class RelayWorld:
         async with self.core.transaction() as session:
             step = await consent.press(session, self.core, press)
         if step is None:  # the DM Mio remembered was edited into the sign-in step
-            row = [r for r in await self.outbox("update_dm") if r.secret is not None][-1]
-            step = codec.load_message(self.core.vault.open(row.secret)["message"])
+            sealed = [r.secret for r in await self.outbox("update_dm") if r.secret is not None]
+            step = codec.load_message(self.core.vault.open(sealed[-1])["message"])
         assert step.buttons[0].url is not None
         state = parse_qs(urlsplit(step.buttons[0].url).query)["state"][0]
         result = await consent.oauth_callback(self.core, platform, ids[platform], state, None)
