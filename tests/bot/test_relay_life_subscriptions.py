@@ -5,6 +5,7 @@ process before they expire, repaired at start-up, and cared for on Graph lifecyc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import types
 from datetime import UTC, datetime, timedelta
@@ -284,3 +285,38 @@ async def test_a_notice_for_an_unknown_subscription_is_only_audited(world: Relay
     await _handle(world, _notice("missed", "sub-nobody"))
     assert await world.outbox("relay_backfill") == []
     assert len(await world.audit("relay.notice_unknown")) == 1
+
+
+def test_the_worker_knows_the_relay_kinds() -> None:
+    from bot import delivery  # what a worker process imports
+    from bot.outbox_kinds import KINDS
+
+    assert delivery.Worker is not None
+    assert KINDS["relay_subscribe"] is subscriptions.Subscribe
+    assert KINDS["relay_unsubscribe"] is subscriptions.Unsubscribe
+    assert KINDS["relay_backfill"] is subscriptions.Backfill
+
+
+async def test_the_scheduler_repairs_at_start_then_renews_when_due(world: RelayWorld) -> None:
+    await world.link(ADA)
+    await world.drain()
+    await _forget_subscriptions(world.core)
+    task = asyncio.create_task(reminders.relay_forever(world.core, timedelta(milliseconds=20)))
+    try:
+        for _ in range(200):
+            if any("repair" in r.idempotency_key for r in await world.outbox("relay_subscribe")):
+                break
+            await asyncio.sleep(0.01)
+        await world.drain()
+        sub = await world.subscription(ADA)
+        assert sub is not None and sub.next_renew_at is not None
+        world.clock.advance(sub.next_renew_at - world.clock.now())
+        for _ in range(200):
+            if any(r.payload.get("renew") for r in await world.outbox("relay_subscribe")):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert any(r.payload.get("renew") for r in await world.outbox("relay_subscribe"))
