@@ -58,7 +58,7 @@ async def lines(session: AsyncSession, now: datetime) -> list[str]:
     out += _head(
         "mio_outbox_oldest_pending_seconds",
         "gauge",
-        "Age of the oldest outbox row still to deliver (pending or waiting); 0 when none.",
+        "Age of the oldest pending outbox row (a stuck delivery); 0 when none.",
     )
     out.append(f"mio_outbox_oldest_pending_seconds {number(age)}")
     count, total, sample = await figures.latency(now - WINDOW, SAMPLE)

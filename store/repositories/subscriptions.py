@@ -236,10 +236,10 @@ class RelayFigures(Repo):
         return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
     async def oldest_pending(self) -> datetime | None:
+        """When the oldest row still to deliver was queued (rows `waiting` for a person to
+        link again are left out: they may rightly wait a day)."""
         return await self.session.scalar(
-            select(func.min(OutboxItem.created_at)).where(
-                OutboxItem.state.in_(("pending", "waiting"))
-            )
+            select(func.min(OutboxItem.created_at)).where(OutboxItem.state == "pending")
         )
 
     async def last_relayed(self, person_id: int) -> dict[str, datetime]:
