@@ -86,6 +86,8 @@ def create_app(
             # Wakes at the earliest due reminder; polls every `tick_seconds` for other processes.
             poll = timedelta(seconds=tick_seconds)
             tasks.append(asyncio.create_task(reminders.forever(core, poll)))
+            # The relay's subscriptions: repaired now (mio serve start), then renewed when due.
+            tasks.append(asyncio.create_task(reminders.relay_forever(core, poll)))
             scheduler.add_job(_prune, "interval", hours=1, args=[core])
             scheduler.start()
         yield

@@ -12,7 +12,7 @@ from typing import Any
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.platform import NeedsAdminGrant
-from store.repositories import Audit, Connections, PendingActions
+from store.repositories import Audit, Connections, Disconnections, PendingActions
 
 CONNECT_FOR = timedelta(minutes=30)
 
@@ -84,6 +84,7 @@ async def finish(
     grant = await adapter.exchange_admin_code(code, admin_redirect_uri(core, platform))
     async with core.transaction() as session:
         await Connections(session).save(platform, admin_grant=core.vault.seal(grant))
+        await Disconnections(session).clear(platform)  # the relay sends to it again
         Audit(session).add(core.clock.now(), actor, "platform.connected", None, platform=platform)
     adapter.use_admin_grant(grant, _saver(core, platform))
     return True, (

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import codec, lifecycle, messages, outbox
 from bot.core import Core
 from bot.crypto import new_token, token_hash
+from bot.relay import subscriptions, tokens
 from bot.sync import Event, PressVerdict, Status, advance, check_press, describe_reason
 from bot.types import ButtonPress, Message, PlatformError, TokenGrant
 from store.models import Account, Person, Sync
@@ -30,11 +31,35 @@ VERDICT_TEXT = {
 }
 
 
+RELINK_DECLINED = (
+    "Nothing changed: people's messages still reach you, through the Mio bot. "
+    "Press *Link again* any time to send them as yourself."
+)
+
+
+def _reopened(
+    sync: Sync, event: ButtonPress, actor: str, now: datetime, session: AsyncSession
+) -> bool:
+    """A "link again" DM answered (bot.relay.tokens): a sync failed as `token_revoked` is
+    requested afresh (pending, as an admin's re-attempt would make it), so its answer runs as
+    a consent's; a synced one stays synced while the person signs in again. False when they
+    declined a re-link, which changes nothing."""
+    if sync.status == Status.FAILED:
+        sync.status, sync.reason = advance(Status.FAILED, Event.REQUEST_CONSENT), None
+        return True
+    if event.action_id == messages.DECLINE:
+        Audit(session).add(
+            now, actor, "consent.relink_declined", sync.person_id, platform=sync.platform
+        )
+        return False
+    return True
+
+
 async def press(session: AsyncSession, core: Core, event: ButtonPress) -> Message | None:
     """Allow or Decline; anything but the right person's first press changes nothing."""
     now = core.clock.now()
     sync = await Syncs(session).by_token(token_hash(event.value))
-    if sync is None or sync.status != Status.PENDING:
+    if sync is None or not lifecycle.answerable(sync):
         return messages.note(VERDICT_TEXT[PressVerdict.STALE])
     account = await Directory(session).account(event.platform, event.user_id)
     person_accounts = await Directory(session).accounts_of(sync.person_id)
@@ -64,10 +89,13 @@ async def press(session: AsyncSession, core: Core, event: ButtonPress) -> Messag
     ref = event.message or (codec.load_ref(sync.dm_ref) if sync.dm_ref else None)
     if ref is not None:
         sync.dm_ref = codec.dump(ref)
+    if sync.status != Status.PENDING and not _reopened(sync, event, actor, now, session):
+        return messages.note(RELINK_DECLINED)
     if event.action_id == messages.DECLINE:
         await lifecycle.fail_sync(session, core, sync.id, Event.DECLINED, actor=actor)
         return None
-    advance(Status.PENDING, Event.ALLOWED)
+    if sync.status == Status.PENDING:
+        advance(Status.PENDING, Event.ALLOWED)
     state = new_token()
     sync.token_hash, sync.token_used, sync.allowed_at = token_hash(state), False, now
     Audit(session).add(now, actor, "consent.allowed", sync.person_id, platform=sync.platform)
@@ -158,7 +186,7 @@ async def _spend_state(
         if (
             sync is None
             or sync.platform != platform
-            or sync.status != Status.PENDING
+            or sync.status not in (Status.PENDING, Status.SYNCED)  # synced: a re-link
             or sync.allowed_at is None
         ):
             return CallbackResult(
@@ -188,7 +216,7 @@ async def _link(
     label = core.label(platform)
     person, accounts, _ = await lifecycle.load(session, person_id, lock=True)
     sync = await Syncs(session).by_id(sync_id, lock=True)
-    if sync is None or sync.status != Status.PENDING:
+    if sync is None or sync.status not in (Status.PENDING, Status.SYNCED):
         return CallbackResult(
             False, "Request withdrawn", "An admin withdrew this request meanwhile.", 409
         )
@@ -244,15 +272,20 @@ async def _synced(
             "created_at": now,
         }
     )
-    sync.status = advance(Status.PENDING, Event.AUTHORIZED)
+    relinked = sync.status == Status.SYNCED  # a re-link keeps the sync, with the new grant
+    if not relinked:
+        sync.status = advance(Status.PENDING, Event.AUTHORIZED)
     sync.reason, sync.updated_at, sync.next_due_at = None, now, None
     Audit(session).add(
         now,
         f"{platform}:{grant.identity.user_id}",
-        "sync.synced",
+        "sync.relinked" if relinked else "sync.synced",
         sync.person_id,
         platform=platform,
     )
+    # The relay: the person's DMs there reach Mio from now on, and what waited for them goes.
+    await subscriptions.synced(session, core, sync.person_id, platform, sync.token_hash or "")
+    await tokens.release(session, core, sync.id)
     if sync.dm_ref:
         await outbox.update_dm(
             session,

@@ -23,6 +23,7 @@ from bot import outbox
 from bot.core import Core
 from bot.outbox_kinds import KINDS, Kind, Queued, Result
 from bot.platform import Pace
+from bot.relay import subscriptions as _relay_kinds  # noqa: F401  (registers its kinds)
 from bot.types import PermanentFailure, RetryLater
 from store.models import OutboxItem
 from store.repositories import Audit, Outbox

@@ -29,7 +29,7 @@ from bot.matching import is_person, match_key, normalize_email
 from bot.sync import Event, auto_primary
 from bot.types import DirectoryUser, PlatformError, RetryLater
 from store.imports import ImportRuns
-from store.repositories import Audit, Connections, Directory, Syncs
+from store.repositories import Audit, Connections, Directory, Disconnections, Syncs
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +285,7 @@ async def _settle(
         last_import_at=core.clock.now(),
         last_error=None,
     )
+    await Disconnections(session).clear(platform)  # it answers again: the relay sends to it
     result = ImportResult(platform, seen, new, inactive, apart, failed)
     Audit(session).add(
         core.clock.now(),

@@ -15,6 +15,8 @@ from bot import codec, messages, outbox, wake
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.matching import normalize_email
+from bot.outbox_kinds import Revoke
+from bot.relay import subscriptions
 from bot.sync import (
     FAILURE_REASONS,
     Event,
@@ -31,7 +33,7 @@ from bot.sync import (
     reason_for_person,
 )
 from bot.types import DirectoryUser, Platform, PlatformUserId, TokenGrant
-from store.models import Account, Person, Sync
+from store.models import Account, Grant, Person, Sync
 from store.repositories import Audit, Directory, Grants, Syncs
 
 
@@ -189,10 +191,19 @@ async def _ask_consent(
 
 
 async def remember_dm(session: AsyncSession, sync_id: int, ref: dict[str, Any]) -> None:
-    """Keep the newest consent DM, so the outcome edits the message the person last saw."""
+    """Keep the newest consent DM, so the outcome edits the message the person last saw (a
+    "link again" DM of a synced sync, or of one failed as `token_revoked`, too)."""
     sync = await Syncs(session).by_id(sync_id, lock=True)
-    if sync is not None and sync.status == Status.PENDING:
+    if sync is not None and answerable(sync):
         sync.dm_ref = ref
+
+
+def answerable(sync: Sync) -> bool:
+    """The sync's consent buttons can still be pressed: a pending request, a re-consent after
+    a refused token, or a re-link of a synced grant without the relay's scopes."""
+    if sync.status == Status.FAILED:
+        return sync.reason == FAILURE_REASONS[Event.TOKEN_REVOKED]
+    return sync.status in (Status.PENDING, Status.SYNCED)
 
 
 async def fail_sync(
@@ -252,21 +263,29 @@ async def set_primary(
     return f"{person.display_name}'s primary platform is now {core.label(platform)}."
 
 
+async def _revoke(session: AsyncSession, core: Core, grant: Grant) -> None:
+    """Give the grant's tokens back, after its relay subscription is removed: both rows share
+    the grant's ordering key, so the unsubscribe still has a token that works."""
+    person_id, platform = grant.person_id, grant.platform
+    await subscriptions.before_revoke(session, core, person_id, platform, grant.tokens)
+    await outbox.queue(
+        session,
+        core,
+        platform,
+        Revoke(person_id, core.vault.open(grant.tokens)),
+        key=f"revoke:{grant.id}:{core.clock.now().timestamp()}",
+        ordering_key=subscriptions.grant_key(person_id, platform),
+    )
+    await Grants(session).delete([grant.id])
+
+
 async def _withdraw(
     session: AsyncSession, core: Core, actor: str, sync: Sync, event: Event
 ) -> None:
     """Take a sync back to not created: its grant revoked, an open consent DM withdrawn."""
     now = core.clock.now()
     for grant in await Grants(session).of_person(sync.person_id, sync.platform):
-        await outbox.revoke(
-            session,
-            core,
-            grant.platform,
-            sync.person_id,
-            grant.tokens,
-            key=f"revoke:{grant.id}:{now.timestamp()}",
-        )
-        await Grants(session).delete([grant.id])
+        await _revoke(session, core, grant)
     if sync.status == Status.PENDING and sync.dm_ref:
         await outbox.update_dm(
             session,
@@ -305,15 +324,7 @@ async def reset(session: AsyncSession, core: Core, actor: str, person_id: int) -
     for sync in syncs:
         await _withdraw(session, core, actor, sync, Event.RESET)
     for grant in await Grants(session).of_person(person.id):  # grants without a sync row
-        await outbox.revoke(
-            session,
-            core,
-            grant.platform,
-            person.id,
-            grant.tokens,
-            key=f"revoke:{grant.id}:{core.clock.now().timestamp()}",
-        )
-        await Grants(session).delete([grant.id])
+        await _revoke(session, core, grant)
     active = frozenset(a.platform for a in accounts if a.is_active and not a.is_bot)
     person.primary_platform = auto_primary(active, None, False)
     person.primary_chosen_by_admin = False

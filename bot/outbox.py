@@ -106,8 +106,12 @@ async def queue(
     *,
     key: str,
     sync_id: int | None = None,
+    ordering_key: str | None = None,
 ) -> None:
-    """Add a row of `kind` (once per `key`) and wake this process's worker after the commit."""
+    """Add a row of `kind` (once per `key`) and wake this process's worker after the commit.
+
+    Rows sharing an `ordering_key` are delivered one at a time in the order they were queued
+    (a person's unsubscribe before the revoke of their token)."""
     now = core.clock.now()
     sealed = kind.sealed()
     await Outbox(session).add(
@@ -122,6 +126,7 @@ async def queue(
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
+            "ordering_key": ordering_key,
         }
     )
     wake.after_commit(session, core.outbox_ready)

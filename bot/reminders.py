@@ -5,6 +5,9 @@ What is due lives in `syncs.next_due_at`, and a reminder counts only if this pro
 earliest due time, or until this process requests a sync (`core.reminders_ready`), and at most
 `poll` so it also sees rows other processes wrote; a fixed once-a-minute tick would send a
 reminder due in 5 seconds a minute late, and sleep through short expiries.
+
+The relay's subscriptions are the scheduler's other due work (`relay_forever`): repaired once
+at `mio serve` start, then renewed before they expire (`bot.relay.subscriptions.renew_due`).
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import lifecycle, messages, outbox
 from bot.core import Core
 from bot.crypto import new_token, token_hash
+from bot.relay import subscriptions, tokens
 from bot.sync import Due, Event, next_due_at, reminder_step, reminders_passed
 from store.models import Sync
-from store.repositories import Audit, Syncs
+from store.repositories import Audit, Subscriptions, Syncs
 
 log = logging.getLogger(__name__)
 
 POLL = timedelta(minutes=1)  # how late a reminder another process queued may be seen
 RETRY = timedelta(seconds=1)  # after a failed round, or when due rows were left (locked)
+RELAY_RETRY = timedelta(seconds=5)  # after a failed renewal round
+RELAY_PAGE = 500  # syncs per transaction in the start-up repair
 
 # Waits until the event is set or the seconds pass; injectable so tests need not sleep.
 Sleep = Callable[[asyncio.Event, float], Awaitable[None]]
@@ -128,3 +134,52 @@ async def _step(session: AsyncSession, core: Core, sync: Sync) -> int:
         now, "system", "sync.reminded", person.id, platform=sync.platform, reminder=passed
     )
     return 1
+
+
+# --- The relay's subscriptions ---------------------------------------------------------------
+
+
+async def repair_subscriptions(core: Core) -> int:
+    """At `mio serve` start: every synced consent sync on a relay platform gets a subscribe
+    row (made, or repaired: a Webex webhook turned inactive, a Graph subscription expired
+    while Mio was down), or, when its grant lacks the relay's scopes, one re-link DM. One row
+    per sync and day, so restarts do not pile them up."""
+    platforms = [p for p in core.platforms if tokens.relay_adapter(core, p) is not None]
+    day, after, queued = core.clock.now().date().isoformat(), 0, 0
+    while platforms:
+        async with core.transaction() as session:
+            page = await Subscriptions(session).synced_consent(platforms, after, RELAY_PAGE)
+            for sync_id, person_id, platform in page:
+                if await tokens.covers_relay(session, core, person_id, platform):
+                    key = f"subscribe:repair:{sync_id}:{day}"
+                    await subscriptions.subscribe(session, core, person_id, platform, key)
+                    queued += 1
+                else:
+                    sync = await Syncs(session).by_id(sync_id, lock=True)
+                    if sync is not None:
+                        await tokens.ask_relink(session, core, sync)
+        if len(page) < RELAY_PAGE:
+            break
+        after = page[-1][0]
+    return queued
+
+
+async def relay_forever(core: Core, poll: timedelta = POLL) -> None:
+    """Repair at start, then renew what comes due (a renewal is due 30 minutes or more before
+    its expiry, so a poll of a minute is soon enough); runs until cancelled."""
+    try:
+        log.info("relay subscriptions: %d queued for repair", await repair_subscriptions(core))
+    except Exception:
+        log.exception("relay subscription repair failed; renewals go on")
+    while True:
+        try:
+            await subscriptions.renew_due(core)
+            async with core.sessions() as session:
+                earliest = await Subscriptions(session).earliest_due()
+        except Exception:
+            log.exception("relay renewal round failed; retrying")
+            earliest = core.clock.now() + RELAY_RETRY
+        wait = (
+            poll if earliest is None else min(poll, max(earliest - core.clock.now(), RELAY_RETRY))
+        )
+        await asyncio.sleep(wait.total_seconds())

@@ -57,6 +57,7 @@ class Event(StrEnum):
     IDENTITY_MISMATCH = "identity_mismatch"  # someone else's account was authorized
     EXPIRED = "expired"  # the reminders ran out without an answer
     ACCOUNT_INACTIVE = "account_inactive"  # a needed account vanished or was deactivated
+    TOKEN_REVOKED = "token_revoked"  # the platform refused the person's user token (relay)
     UNSYNC = "unsync"  # an admin unsynced this platform
     RESET = "reset"  # an admin reset the person
 
@@ -81,8 +82,9 @@ TRANSITIONS: Mapping[tuple[Status, Event], Status] = MappingProxyType(
         (_P, Event.ACCOUNT_INACTIVE): _F,
         (_P, Event.UNSYNC): _N,
         (_P, Event.RESET): _N,
-        # synced: an admin unsyncs or resets; or an account it needs goes away
+        # synced: an admin unsyncs or resets; an account it needs goes away, or its token is refused
         (_S, Event.ACCOUNT_INACTIVE): _F,
+        (_S, Event.TOKEN_REVOKED): _F,
         (_S, Event.UNSYNC): _N,
         (_S, Event.RESET): _N,
         # failed: an admin re-attempts, unsyncs or resets
@@ -102,6 +104,7 @@ FAILURE_REASONS: Mapping[Event, str] = MappingProxyType(
         Event.IDENTITY_MISMATCH: "identity_mismatch",
         Event.EXPIRED: "expired",
         Event.ACCOUNT_INACTIVE: "account_inactive",
+        Event.TOKEN_REVOKED: "token_revoked",
     }
 )
 
@@ -145,6 +148,7 @@ def describe_reason(reason: str, platform_label: str | None = None) -> str:
         "identity_mismatch": f"They signed in{on} with an account that is not theirs.",
         "expired": "They did not answer in time, so the request expired.",
         "account_inactive": "An account this sync needs was deactivated or left the directory.",
+        "token_revoked": f"Their sign-in{on} stopped working; they were asked to link again.",
     }
     code = str(reason).strip()
     if code in known:
@@ -165,6 +169,8 @@ def reason_for_person(reason: str, platform_label: str | None = None) -> str:
         "was linked and Mio revoked that sign-in.",
         "expired": "The request expired before you answered.",
         "account_inactive": "An account this link needs was deactivated or left the directory.",
+        "token_revoked": f"Your sign-in{on} stopped working, so messages wait until you link "
+        "again.",
     }
     told = known.get(str(reason).strip(), "The link could not be completed.")
     return f"{told} Your admin sees this; ask them for a new request if you still want the link."

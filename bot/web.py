@@ -12,6 +12,7 @@ from sqlalchemy import text
 from bot import connect
 from bot.consent import oauth_callback
 from bot.core import Core
+from bot.relay import metrics as relay_metrics
 from bot.settings import Secret
 from bot.types import PlatformError
 from store.repositories import Outbox, Syncs
@@ -77,7 +78,7 @@ def metrics_allowed(request: web.Request, token: Secret | None) -> bool:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format: what an operator alerts on (stuck outbox, failures)."""
+    """Prometheus text format: what an operator alerts on (stuck outbox, failures, the relay)."""
     core = request.app[CORE]
     if not metrics_allowed(request, core.settings.metrics_token):
         return web.Response(
@@ -88,6 +89,7 @@ async def metrics(request: web.Request) -> web.Response:
     async with core.sessions() as session:
         pending = await Outbox(session).pending_count()
         counts = await Syncs(session).counts()
+        relay = await relay_metrics.lines(session, core.clock.now())
     lines = [
         "# HELP mio_outbox_pending Platform calls waiting to be delivered.",
         "# TYPE mio_outbox_pending gauge",
@@ -98,6 +100,7 @@ async def metrics(request: web.Request) -> web.Response:
     lines += [
         f'mio_syncs{{platform="{p}",status="{s}"}} {n}' for (p, s), n in sorted(counts.items())
     ]
+    lines += relay
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 

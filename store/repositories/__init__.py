@@ -7,16 +7,21 @@ from store.repositories.base import Repo
 from store.repositories.directory import Directory
 from store.repositories.outbox import Outbox
 from store.repositories.records import Audit, Connections, Events, PendingActions
+from store.repositories.subscriptions import Disconnections, HeldRows, RelayFigures, Subscriptions
 from store.repositories.syncs import Grants, Syncs
 
 __all__ = [
     "Audit",
     "Connections",
     "Directory",
+    "Disconnections",
     "Events",
     "Grants",
+    "HeldRows",
     "Outbox",
     "PendingActions",
+    "RelayFigures",
     "Repo",
+    "Subscriptions",
     "Syncs",
 ]

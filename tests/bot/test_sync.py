@@ -56,6 +56,7 @@ oauth_failed          -            failed       -            -
 identity_mismatch     -            failed       -            -
 expired               -            failed       -            -
 account_inactive      -            failed       failed       -
+token_revoked         -            -            failed       -
 unsync                -            not_created  not_created  not_created
 reset                 not_created  not_created  not_created  not_created
 """
@@ -116,6 +117,7 @@ def test_failure_reasons_are_the_events_that_fail_a_sync() -> None:
         Event.IDENTITY_MISMATCH: "identity_mismatch",
         Event.EXPIRED: "expired",
         Event.ACCOUNT_INACTIVE: "account_inactive",
+        Event.TOKEN_REVOKED: "token_revoked",
     }
 
 
@@ -152,7 +154,7 @@ def test_every_reason_reads_as_a_sentence(reason: str) -> None:
     assert "_" not in text
 
 
-@pytest.mark.parametrize("reason", [*FAILURE_REASONS.values(), "token_revoked", ""])
+@pytest.mark.parametrize("reason", [*FAILURE_REASONS.values(), "scope_missing", ""])
 def test_the_person_is_told_in_the_second_person_with_a_next_step(reason: str) -> None:
     text = reason_for_person(reason, "Zoom")
     assert text[0].isupper() and text.endswith(".")
@@ -169,7 +171,7 @@ def test_describe_reason_examples() -> None:
 @pytest.mark.parametrize(
     ("reason", "expected"),
     [
-        ("token_revoked", "The sync failed (token revoked)."),
+        ("scope_missing", "The sync failed (scope missing)."),
         ("", "The sync failed."),
         ("  ", "The sync failed."),
     ],

@@ -1,0 +1,1 @@
+"""The relay (issue 10): direct messages between people on different platforms."""
