@@ -24,13 +24,14 @@ from sandbox.webex.messages import MessagesApi
 from sandbox.webex.model import Hook, Person, Room, SandboxMessage, State, hydra_id
 from sandbox.webex.oauth import WebexOAuth
 from sandbox.webex.people import PeopleApi
+from sandbox.webex.relay import RelayLists, WebexRelayStandIn
 from sandbox.webex.webhooks import Delivery, WebhookRegistry, sign
 
 BOT_NAME = "Mio User Sync"
 EVENTS_PATH = "/webex/events"
 
 
-class WebexSandbox(FakeService):
+class WebexSandbox(WebexRelayStandIn, FakeService):
     """One Webex organisation seeded from the org's webex accounts; `env()` points the bot here.
 
     Until the bot registers webhooks (its `prepare()` at start-up), deliveries go to
@@ -122,6 +123,7 @@ class WebexSandbox(FakeService):
 
     def setup_routes(self, app: web.Application) -> None:
         self.people.add_routes(app)
+        RelayLists(self.state, lambda: self.url).add_routes(app)  # before /messages/{id}
         self.messages.add_routes(app)
         self.hooks.add_routes(app)
         self.oauth.add_routes(app)
