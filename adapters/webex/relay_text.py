@@ -189,7 +189,8 @@ def escape(text: str, line_start: bool = False) -> str:
         if index or line_start:
             line = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line)
             bare = line.lstrip(" \t")
-            lines[index] = "&#32;" * (len(line) - len(bare)) + bare
+            indent = line[: len(line) - len(bare)]
+            lines[index] = "".join(f"&#{ord(char)};" for char in indent) + bare
     return "\n".join(lines)
 
 
@@ -203,16 +204,21 @@ def _code_span(text: str) -> str:
 def _run(run: Run, line_start: bool) -> str:
     if not run.text:
         return ""
+    if run.styles and "\n" in run.text:  # emphasis cannot span a blank line: style each line
+        lines = run.text.split("\n")
+        return "\n".join(
+            _run(Run(line, run.styles, run.link), line_start or bool(index))
+            for index, line in enumerate(lines)
+        )
     if Style.CODE in run.styles:
-        body = "\n".join(_code_span(line) if line else "" for line in run.text.split("\n"))
-        lead = trail = ""
+        body, lead, trail = _code_span(run.text), "", ""
     else:
         stripped = run.text.strip()
         if not stripped:
             return escape(run.text, line_start)
         start = run.text.index(stripped[0])
         lead, trail = run.text[:start], run.text[start + len(stripped) :]
-        body = escape(stripped)
+        body = escape(stripped, line_start and not lead)
     for style, marker in ((Style.ITALIC, "*"), (Style.BOLD, "**"), (Style.STRIKE, "~~")):
         if style in run.styles:
             body = f"{marker}{body}{marker}"
