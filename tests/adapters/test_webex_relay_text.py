@@ -10,7 +10,7 @@ from adapters.webex.relay_text import MAX_BYTES, escape, measure, parse, parse_m
 from bot.prose import CodeBlock, Emoji, Mention, Prose, Run, Style
 from bot.types import Sender
 
-B, I, S, C = Style.BOLD, Style.ITALIC, Style.STRIKE, Style.CODE
+B, IT, S, C = Style.BOLD, Style.ITALIC, Style.STRIKE, Style.CODE
 BOB = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ib2I"
 
 HOSTILE = [
@@ -41,9 +41,9 @@ def test_markdown_styles_links_and_breaks() -> None:
     assert prose.pieces == (
         run("bold", B),
         run(" "),
-        run("italic", I),
+        run("italic", IT),
         run(" "),
-        run("also", I),
+        run("also", IT),
         run(" "),
         run("gone", S),
         run(" "),
@@ -56,7 +56,7 @@ def test_markdown_styles_links_and_breaks() -> None:
 
 def test_nested_styles() -> None:
     assert parse_markdown("***both*** ~~**bold strike**~~").pieces == (
-        run("both", B, I),
+        run("both", B, IT),
         run(" "),
         run("bold strike", B, S),
     )
@@ -113,7 +113,7 @@ def test_html_is_read_when_there_is_no_markdown() -> None:
         run(" "),
         run("bold <x>", B),
         run(" "),
-        run("it", I),
+        run("it", IT),
         run(" "),
         run("s", S),
         run(" "),
@@ -144,7 +144,7 @@ def test_hostile_text_renders_as_itself(text: str) -> None:
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_text_inside_styles_stays_text(text: str) -> None:
-    prose = Prose((run("lead "), run(text.strip(), B, I), run(" tail")))
+    prose = Prose((run("lead "), run(text.strip(), B, IT), run(" tail")))
     again = parse_markdown(render(prose))
     assert again.plain() == prose.plain()
     assert all(not isinstance(p, Mention) for p in again.pieces)
@@ -155,13 +155,13 @@ def test_every_style_round_trips() -> None:
         (
             run("bold", B),
             run(" "),
-            run("it", I),
+            run("it", IT),
             run(" "),
             run("gone", S),
             run(" "),
             run("a`b", C),
             run(" "),
-            run("all", B, I, S),
+            run("all", B, IT, S),
             run(" "),
             run("see", link="https://x.example/a b(c)"),
             run("\nline two"),
