@@ -41,9 +41,11 @@ from bot.types import (
 from sandbox.org import load_org
 from sandbox.webex import WebexSandbox
 from tests.adapters.support import Recorder, serving
+from tests.e2e.agents_webex import WebexAgent
 
 ADA = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9hZGE"
 BOB = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ib2I"
+ADA_EMAIL, BOB_EMAIL = "ada@acme.test", "bob@acme.test"
 KEY = b"relay-key-for-tests-0123456789ab"
 RELAY = frozenset(
     {"spark:people_read", "spark:messages_read", "spark:messages_write", "spark:rooms_read"}
@@ -371,3 +373,21 @@ async def test_errors_are_mapped(webex: WebexSandbox, platform: WebexPlatform) -
     no_write = grant(webex, BOB, frozenset({"spark:people_read", "spark:messages_read"}))
     with pytest.raises(PermanentFailure, match="403"):
         await platform.post_as_user(no_write, account(webex, ADA), HELLO)
+
+
+async def test_the_e2e_agent_types_natively(
+    webex: WebexSandbox, platform: WebexPlatform, served: tuple[str, Recorder]
+) -> None:
+    url, recorder = served
+    await platform.prepare(url)
+    await platform.subscribe(grant(webex, BOB), url, None)
+    agent = WebexAgent(webex, load_org())
+    ada, bob = ADA_EMAIL, BOB_EMAIL
+    sent = await agent.write_dm(ada, bob, "hi *Bob*")
+    to_bot = await agent.write_to_bot(ada, "@bob hello")
+    assert [(m.message_id, m.sender_id, m.text) for m in agent.conversation(bob, ada)] == [
+        (sent, ADA, "hi *Bob*")
+    ]
+    assert [e.message_id for e in recorder.events if isinstance(e, DmSeen)] == [sent]
+    [command] = [e for e in recorder.events if isinstance(e, InboundCommand)]
+    assert command.message_id == to_bot
