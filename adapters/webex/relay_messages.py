@@ -173,7 +173,8 @@ class RelayMessages:
         while url is not None:
             body, headers = await self._api.call("GET", url, token, user=True, params=params)
             params, url = None, next_link(headers)
-            for room in body.get("items") or [] if isinstance(body, Mapping) else []:
+            items = body.get("items") if isinstance(body, Mapping) else None
+            for room in [r for r in items or [] if isinstance(r, Mapping) and r.get("id")]:
                 active = when(room.get("lastActivity"))
                 if active is not None and active < moment:
                     return rooms  # sorted by last activity: the rest are older still

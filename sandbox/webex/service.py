@@ -5,7 +5,9 @@ F.3, §I.4–I.8): the bot token cannot list the directory, card messages cannot
 webhooks only fire where registered and are signed with their own secret, and the message
 webhook fires for the bot's own messages too. It also acts as the people: they type to the bot,
 press card buttons and authorize the integration, all through the same signed deliveries the
-bot gets from Webex, so tests exercise the bot's real verifier and its real API reads.
+bot gets from Webex, so tests exercise the bot's real verifier and its real API reads. For the
+relay (`sandbox/webex/relay.py`, relay-apis §3) people also write to each other natively, and
+each person's own webhook (made with their token) hears their 1:1s, their own sends included.
 """
 
 from __future__ import annotations

@@ -391,3 +391,14 @@ async def test_the_e2e_agent_types_natively(
     assert [e.message_id for e in recorder.events if isinstance(e, DmSeen)] == [sent]
     [command] = [e for e in recorder.events if isinstance(e, InboundCommand)]
     assert command.message_id == to_bot
+
+
+async def test_the_inbox_page_lets_people_write_to_each_other(webex: WebexSandbox) -> None:
+    page = f"{webex.url}/inbox/{ADA}/dm/{BOB}"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(page, data={"text": "<b>hi</b> **Bob**"}) as sent:
+            assert sent.status == 200  # after the redirect back to the page
+            shown = await sent.text()
+    [native] = webex.conversation(ADA, BOB)
+    assert (native.sender_id, native.text, native.by_app) == (ADA, "<b>hi</b> **Bob**", False)
+    assert "&lt;b&gt;hi&lt;/b&gt; **Bob**" in shown and "<b>hi" not in shown
