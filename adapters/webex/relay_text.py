@@ -64,6 +64,8 @@ def parse_markdown(source: str) -> Prose:
         held.append(match)
         return f"\ue000{len(held) - 1}\ue001"
 
+    # The two private-use characters that mark a held mention cannot come from the person.
+    source = source.replace("\ue000", "\ufffd").replace("\ue001", "\ufffd")
     tokens = _MARKDOWN.parse(_MENTION.sub(hold, source))
     pieces: list[Piece] = []
     for token in tokens:

@@ -76,6 +76,12 @@ def test_mentions_are_cut_out_before_commonmark_reads_ids() -> None:
     )
 
 
+def test_typed_placeholders_cannot_forge_a_mention() -> None:
+    prose = parse_markdown(f"<@personId:{BOB}|Bob> \ue0000\ue001 \ue00099\ue001")
+    assert prose.mentions() == [Mention(BOB, "Bob")]
+    assert prose.plain() == "@Bob \ufffd0\ufffd \ufffd99\ufffd"
+
+
 def test_fenced_code_is_kept_verbatim() -> None:
     prose = parse_markdown("before\n\n```python\nif a < b:\n    **x**\n```\nafter")
     assert prose.pieces == (
