@@ -18,6 +18,7 @@ is measured on the rendered bytes by `measure`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from adapters.webex.relay_html import parse_html
 from bot.prose import CodeBlock, Emoji, Mention, Piece, Prose, Run, Style
 
 MAX_BYTES = 7439  # text or markdown of one message (relay-apis §3.2)
+ZWSP = "\u200b"  # keeps emphasis markers next to punctuation working (`_flanking`)
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
 _MENTION = re.compile(r"<@(personId|personEmail):([^|<>\s]+)(?:\|([^<>]*))?>")
@@ -113,7 +115,8 @@ def _inline(children: list[Token], held: list[re.Match[str]]) -> Iterator[Piece]
         elif kind == "image":
             yield Run(child.content or str(child.attrs.get("src") or ""), frozenset(styles), link)
         elif child.content:  # text, html_inline (shown as typed: html is off)
-            yield from _with_mentions(child.content, held, frozenset(styles), link)
+            text = child.content.replace(ZWSP, "")  # ours, from `_flanking`: invisible anyway
+            yield from _with_mentions(text, held, frozenset(styles), link)
 
 
 def _with_mentions(
@@ -203,6 +206,21 @@ def _code_span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _punctuation(char: str) -> bool:
+    return unicodedata.category(char)[0] in "PS"
+
+
+def _flanking(body: str) -> str:
+    """`body` made safe to wrap in `*`/`~~`: CommonMark opens emphasis before punctuation (an
+    escape, an entity, a backtick) only after a space or punctuation, and the run before may
+    end in a letter (`x**\\*b**`), so a zero-width space goes between marker and punctuation."""
+    if _punctuation(body[0]):
+        body = ZWSP + body
+    if _punctuation(body[-1]):
+        body += ZWSP
+    return body
+
+
 def _run(run: Run, line_start: bool) -> str:
     if not run.text:
         return ""
@@ -223,7 +241,7 @@ def _run(run: Run, line_start: bool) -> str:
         body = escape(stripped, line_start and not lead)
     for style, marker in ((Style.ITALIC, "*"), (Style.BOLD, "**"), (Style.STRIKE, "~~")):
         if style in run.styles:
-            body = f"{marker}{body}{marker}"
+            body = f"{marker}{_flanking(body)}{marker}"
     if run.link and run.link.lower().startswith(_SAFE_SCHEMES):
         target = re.sub(r"[\s()<>]", lambda m: f"%{ord(m.group(0)):02X}", run.link)
         body = f"[{body}]({target})"

@@ -4,6 +4,8 @@ rendered so that Webex shows it exactly as written (never as markup or a mention
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from adapters.webex.relay_messages import header, parts
 from adapters.webex.relay_text import MAX_BYTES, escape, measure, parse, parse_markdown, render
@@ -186,7 +188,7 @@ def test_spaces_stay_outside_the_markers() -> None:
 
 def test_styles_across_lines_are_styled_line_by_line() -> None:
     prose = Prose((run("one\n\n- two", B),))
-    assert render(prose) == "**one**\n\n**\\- two**"
+    assert render(prose) == "**one**\n\n**\u200b\\- two**"  # see _flanking
     assert parse_markdown(render(prose)).pieces == (run("one", B), run("\n\n"), run("- two", B))
 
 
@@ -247,3 +249,39 @@ def test_long_text_is_split_into_parts_webex_accepts() -> None:
     head = header(Sender("Ada <L>", "Slack"))
     assert head == "**Ada &lt;L&gt; (Slack):**\n"
     assert all(len(b.encode()) <= MAX_BYTES for b in parts(prose, head))
+
+
+# -- properties ------------------------------------------------------------------------------
+
+PIECES = st.sampled_from(
+    [*"ab1 *_~`[]()<>&#-+=.!|\\{}:@/\"'", "\n", "é", "<@all>", "&amp;", "&#42;", "http://x.y"]
+)
+
+
+def _as_commonmark_keeps(text: str) -> str:
+    """What CommonMark keeps of any text: no spaces around line breaks, no blank lines."""
+    return "\n".join(line.strip(" ") for line in text.split("\n") if line.strip(" "))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECES, min_size=1, max_size=25).map("".join))
+def test_any_text_renders_as_itself(text: str) -> None:
+    text = _as_commonmark_keeps(text)
+    assert parse_markdown(render(Prose.text(text))).plain() == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(PIECES, min_size=1, max_size=12).map("".join),
+    st.sets(st.sampled_from([B, IT, S, C]), min_size=1),
+)
+def test_any_styled_text_between_letters_keeps_text_and_styles(
+    text: str, styles: set[Style]
+) -> None:
+    text = _as_commonmark_keeps(text)
+    assume(text)
+    prose = Prose((run("x"), Run(text, frozenset(styles)), run("y")))
+    back = parse_markdown(render(prose))
+    assert back.plain() == prose.plain()
+    inner = [p for p in back.pieces if isinstance(p, Run) and p.text.strip("\n") and p.styles]
+    assert inner and all(p.styles == frozenset(styles) for p in inner)
