@@ -402,3 +402,24 @@ async def test_the_inbox_page_lets_people_write_to_each_other(webex: WebexSandbo
     [native] = webex.conversation(ADA, BOB)
     assert (native.sender_id, native.text, native.by_app) == (ADA, "<b>hi</b> **Bob**", False)
     assert "&lt;b&gt;hi&lt;/b&gt; **Bob**" in shown and "<b>hi" not in shown
+
+
+async def test_a_moved_public_url_is_repaired_in_place(
+    webex: WebexSandbox, platform: WebexPlatform, served: tuple[str, Recorder]
+) -> None:
+    url, recorder = served
+    bob = grant(webex, BOB)
+    old = await platform.subscribe(bob, "https://old.example", None)
+    moved = await platform.subscribe(bob, url, old)
+    assert moved.external_id == old.external_id
+    assert webex.hooks.hooks[old.external_id].target_url == f"{url}/webex/events?owner={BOB}"
+    await webex.user_dm(ADA, BOB, "found you")
+    assert len(seen_events(recorder)) == 1
+    webex.revoke_user_token(BOB)
+    with pytest.raises(TokenRefused):
+        await platform.unsubscribe(bob, moved)
+    expired = dataclasses.replace(bob, refresh_token=None, expires_at=datetime.now(UTC))
+    with pytest.raises(TokenRefused):
+        await platform.refresh_grant(expired)
+    lasting = dataclasses.replace(bob, refresh_token=None, expires_at=None)
+    assert await platform.refresh_grant(lasting) is lasting
