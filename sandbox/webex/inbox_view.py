@@ -71,9 +71,15 @@ class InboxView:
         room = sandbox.state.direct_room(person_id)
         items = "".join(self._item(person_id, m) for m in sandbox.room_messages(room.id))
         name = _e(sandbox.person(person_id).display_name)
+        others = " · ".join(
+            f'<a href="/inbox/{quote(person_id)}/dm/{quote(p.id)}">{_e(p.display_name)}</a>'
+            for p in sandbox.state.people.values()
+            if p.id != person_id and p.type == "person" and p.active
+        )
         page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Webex · {name}</title></head><body>
 <h1>{name}'s space with {_e(sandbox.bot.display_name)}</h1>
+<p>1:1 with: {others}</p>
 {items or "<p>No messages.</p>"}
 <form method="post" action="/inbox/{quote(person_id)}/send">
 <input name="text" placeholder="help" size="40"><button>Send</button></form></body></html>"""
