@@ -38,6 +38,7 @@ from bot.types import (
     TokenRefused,
     Unanswered,
 )
+from sandbox.base import Fault
 from sandbox.org import load_org
 from sandbox.webex import WebexSandbox
 from tests.adapters.support import Recorder, serving
@@ -423,3 +424,19 @@ async def test_a_moved_public_url_is_repaired_in_place(
         await platform.refresh_grant(expired)
     lasting = dataclasses.replace(bob, refresh_token=None, expires_at=None)
     assert await platform.refresh_grant(lasting) is lasting
+
+
+async def test_a_webhook_made_without_an_answer_is_adopted_not_doubled(
+    webex: WebexSandbox, platform: WebexPlatform, served: tuple[str, Recorder]
+) -> None:
+    url, recorder = served
+    bob = grant(webex, BOB)
+    # The list (GET) is answered; the create (POST) is made, and its answer lost.
+    webex.faults.setdefault("/v1/webhooks", []).append(Fault(0, 1, drop=True, skip=1))
+    with pytest.raises(Unanswered):
+        await platform.subscribe(bob, url, None)
+    [made] = webex.hooks.hooks.values()  # Webex made it all the same
+    sub = await platform.subscribe(bob, url, None)
+    assert sub.external_id == made.id and len(webex.hooks.hooks) == 1
+    await webex.user_dm(ADA, BOB, "once")
+    assert len(seen_events(recorder)) == 1
