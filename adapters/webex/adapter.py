@@ -34,6 +34,7 @@ from adapters.webex.admin import (
 from adapters.webex.client import DEFAULT_API_URL, api_for, rest_for
 from adapters.webex.errors import CONNECT_HINT, PLATFORM, NotFound, Unauthorized, call
 from adapters.webex.inbound import EVENTS_PATH, BotIdentity, WebexInbound
+from adapters.webex.relay import WebexRelay
 from adapters.webex.render import render_message
 from adapters.webex.webhooks import reconcile
 from bot.platform import LOOKUP_ATTEMPTS, LOOKUP_LONGEST_WAIT, EventHandler, SaveAdminGrant
@@ -50,11 +51,17 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
-USER_SCOPES = ("spark:people_read",)
+# Who the person is, and what the relay does with their token (relay-apis §3.1, issue 10 §5).
+USER_SCOPES = (
+    "spark:people_read",
+    "spark:messages_read",
+    "spark:messages_write",
+    "spark:rooms_read",
+)
 REQUIRED_ENV = ("WEBEX_WEBHOOK_SECRET", "WEBEX_CLIENT_ID", "WEBEX_CLIENT_SECRET")
 
 
-class WebexPlatform(Gated):
+class WebexPlatform(WebexRelay, Gated):
     """One Webex organisation: a bot for messages, an admin-granted integration for the rest."""
 
     name: ClassVar[Platform] = PLATFORM
@@ -89,6 +96,12 @@ class WebexPlatform(Gated):
         self._admin = AdminTokens(self._refresh_admin, clock)
         self._admin_clients: tuple[str, Any, Any] | None = None  # (token, WebexAPI, RestSession)
         self._answers = LaterAnswers(self.name, self.reply)
+        self._relay_setup(
+            api_url=self.api_url,
+            bot_token=bot_token,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
 
     def __repr__(self) -> str:  # secrets never reach logs
         return f"WebexPlatform(api_url={self.api_url!r}, client_id={self.client_id!r})"
@@ -113,11 +126,13 @@ class WebexPlatform(Gated):
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        """Nothing to open: the SDK's `requests` sessions exist from construction on."""
+        """The relay's aiohttp session; the SDK's `requests` sessions exist already."""
+        await self._relay_api.http.start()
 
     async def close(self) -> None:
         """Let answers still being sent finish."""
         await self._answers.drain()
+        await self._relay_api.http.close()
 
     # -- inbound -----------------------------------------------------------------------------
     def routes(self, handler: EventHandler) -> list[web.RouteDef]:
@@ -128,6 +143,7 @@ class WebexPlatform(Gated):
             fetch_message=lambda message_id: call(self._bot.messages.get, message_id),
             fetch_action=lambda action_id: call(self._bot.attachment_actions.get, action_id),
             answer_later=self._answers.later,
+            relay=self.relay_deliveries(handler).handle,
         )
         return [web.post(EVENTS_PATH, inbound.handle)]
 

@@ -25,13 +25,14 @@ from typing import Any
 from aiohttp import web
 
 from adapters.webex.errors import PLATFORM
+from adapters.webex.relay_hooks import OWNER
+from adapters.webex.relay_text import parse as parse_prose
 from adapters.webex.render import button_inputs
 from bot.platform import EventHandler, redeliver_response
 from bot.types import (
     DELIVERY_MEMORY,
     ButtonPress,
     InboundCommand,
-    InboundEvent,
     Message,
     MessageRef,
     PermanentFailure,
@@ -171,6 +172,7 @@ class WebexInbound:
         fetch_message: Fetch,
         fetch_action: Fetch,
         answer_later: Callable[[ReplyTarget, Message], None],
+        relay: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
     ) -> None:
         self._secret = secret
         self._handler = handler
@@ -178,8 +180,13 @@ class WebexInbound:
         self._fetch_message = fetch_message
         self._fetch_action = fetch_action
         self._answer_later = answer_later
+        self._relay = relay
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if OWNER in request.query:  # a person's relay webhook (adapters/webex/relay_inbound.py)
+            if self._relay is None:
+                return web.json_response({"error": "invalid signature"}, status=401)
+            return await self._relay(request)
         raw = await request.read()
         refusal = verify(self._secret, request.headers, raw)
         if refusal is not None:
@@ -210,7 +217,7 @@ class WebexInbound:
             self._answer_later(event.reply_to, outcome.message)
         return web.json_response({"status": "ok"})
 
-    async def to_event(self, envelope: Envelope) -> InboundEvent | None:
+    async def to_event(self, envelope: Envelope) -> InboundCommand | ButtonPress | None:
         """The neutral event for a delivery, or None for what the bot ignores."""
         if envelope.event != "created":
             return None
@@ -245,6 +252,10 @@ class WebexInbound:
             ),
             received_at=datetime.now(UTC),
             redeliverable=True,  # a message typed to the bot: refused with a 5xx on failure
+            # For the relay (`@name text`, the current correspondent): markdown, html or text.
+            prose=parse_prose(message),
+            conversation_id=room_id,
+            message_id=str(message.get("id") or envelope.data_id),
         )
 
     def _press(

@@ -1,4 +1,6 @@
-"""A browser view of each person's 1:1 space with the bot, for `mio demo`: read, press, type.
+"""A browser view of each person's 1:1 space with the bot, for `mio demo`: read, press, type;
+and of their 1:1 with another person (`/inbox/{person}/dm/{other}`), where they type natively
+and read what the relay posted as their correspondents.
 
 Presses and typed messages go through the stand-in's real signed deliveries, so the demo
 exercises exactly the path the tests do.
@@ -30,12 +32,38 @@ class InboxView:
         app.router.add_get("/inbox/{person_id}", self._page)
         app.router.add_post("/inbox/{person_id}/press", self._press)
         app.router.add_post("/inbox/{person_id}/send", self._send)
+        app.router.add_get("/inbox/{person_id}/dm/{other_id}", self._dm_page)
+        app.router.add_post("/inbox/{person_id}/dm/{other_id}", self._dm_send)
 
-    def _known(self, request: web.Request) -> str:
-        person_id = request.match_info["person_id"]
+    def _known(self, request: web.Request, key: str = "person_id") -> str:
+        person_id = request.match_info[key]
         if person_id not in self._sandbox.state.people:
             raise web.HTTPNotFound(text="no such sandbox person")
         return person_id
+
+    async def _dm_page(self, request: web.Request) -> web.Response:
+        person_id, other_id = self._known(request), self._known(request, "other_id")
+        sandbox = self._sandbox
+        names = {p: sandbox.person(p).display_name for p in (person_id, other_id)}
+        items = "".join(
+            f"<article><small>{_e(names.get(m.sender_id, m.sender_id))}"
+            f"{' · via app' if m.by_app else ''}</small><pre>{_e(m.text)}</pre></article>"
+            for m in sandbox.conversation(person_id, other_id)
+        )
+        action = f"/inbox/{quote(person_id)}/dm/{quote(other_id)}"
+        page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>Webex · {_e(names[person_id])} ↔ {_e(names[other_id])}</title></head><body>
+<h1>{_e(names[person_id])}'s 1:1 with {_e(names[other_id])}</h1>
+{items or "<p>No messages.</p>"}
+<form method="post" action="{action}">
+<input name="text" placeholder="**hello**" size="40"><button>Send</button></form></body></html>"""
+        return web.Response(text=page, content_type="text/html")
+
+    async def _dm_send(self, request: web.Request) -> web.Response:
+        person_id, other_id = self._known(request), self._known(request, "other_id")
+        form = await request.post()
+        await self._sandbox.user_dm(person_id, other_id, str(form.get("text", "")))
+        raise web.HTTPSeeOther(f"/inbox/{quote(person_id)}/dm/{quote(other_id)}")
 
     async def _page(self, request: web.Request) -> web.Response:
         person_id = self._known(request)
@@ -43,9 +71,15 @@ class InboxView:
         room = sandbox.state.direct_room(person_id)
         items = "".join(self._item(person_id, m) for m in sandbox.room_messages(room.id))
         name = _e(sandbox.person(person_id).display_name)
+        others = " · ".join(
+            f'<a href="/inbox/{quote(person_id)}/dm/{quote(p.id)}">{_e(p.display_name)}</a>'
+            for p in sandbox.state.people.values()
+            if p.id != person_id and p.type == "person" and p.active
+        )
         page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Webex · {name}</title></head><body>
 <h1>{name}'s space with {_e(sandbox.bot.display_name)}</h1>
+<p>1:1 with: {others}</p>
 {items or "<p>No messages.</p>"}
 <form method="post" action="/inbox/{quote(person_id)}/send">
 <input name="text" placeholder="help" size="40"><button>Send</button></form></body></html>"""

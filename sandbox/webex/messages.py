@@ -154,12 +154,11 @@ class MessagesApi:
             return error(404, "Could not find a person with the provided ID or email.")
         if not person.active:
             return error(400, "The recipient's account is deactivated or not yet activated.")
-        if token.kind != "bot":
-            return error(403, "Direct messages from integrations are not supported here.")
-        return self._state.direct_room(person.id)
+        # A person's token writes in their own 1:1 with the recipient (relay-apis §3.2).
+        return self._state.pair_room(token.person_id, person.id)
 
     async def _create(self, request: web.Request) -> web.Response:
-        token = self._state.authenticate(request)
+        token = self._state.scoped(request, "spark:messages_write")
         if isinstance(token, web.Response):
             return token
         body = await read_json(request)
@@ -195,6 +194,7 @@ class MessagesApi:
             attachments=attachments,
             parent_id=parent_id,
         )
+        message.by_app = True
         self._hooks.fire_later("messages", self.event_data(message), room, author.id)
         answer = message.public()
         for key in ("toPersonId", "toPersonEmail"):
@@ -203,7 +203,7 @@ class MessagesApi:
         return web.json_response(answer)
 
     async def _get(self, request: web.Request) -> web.Response:
-        token = self._state.authenticate(request)
+        token = self._state.scoped(request, "spark:messages_read")
         if isinstance(token, web.Response):
             return token
         message = self._state.messages.get(request.match_info["message_id"])

@@ -149,6 +149,7 @@ class SandboxMessage:
     created: str = field(default_factory=now_iso)
     edits: int = 0
     deleted: bool = False
+    by_app: bool = False  # posted through POST /messages (a token), not typed in a client
 
     @property
     def card(self) -> dict[str, Any] | None:
@@ -284,6 +285,7 @@ class Hook:
     secret: str = ""
     status: str = "active"
     created: str = field(default_factory=now_iso)
+    failures: int = 0  # deliveries refused in a row; enough of them make it `inactive`
 
     def public(self, org_id: str) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -345,12 +347,27 @@ class State:
 
     def direct_room(self, person_id: str) -> Room:
         """The bot's 1:1 space with `person_id`, created on first use."""
+        return self.pair_room(self.bot.id, person_id)
+
+    def pair_room(self, one: str, other: str) -> Room:
+        """The 1:1 space of two accounts, created on first use (a first message to someone
+        creates it implicitly, relay-apis §3.2)."""
         for room in self.rooms.values():
-            if room.type == "direct" and room.members == {self.bot.id, person_id}:
+            if room.type == "direct" and room.members == {one, other}:
                 return room
-        room = Room(hydra_id("ROOM", str(uuid.uuid4())), "direct", {self.bot.id, person_id})
+        room = Room(hydra_id("ROOM", str(uuid.uuid4())), "direct", {one, other})
         self.rooms[room.id] = room
         return room
+
+    def scoped(self, request: web.Request, scope: str) -> Token | web.Response:
+        """The request's token if it may use `scope` (a bot's may do anything a bot does),
+        else Webex's 401 or 403."""
+        token = self.authenticate(request)
+        if isinstance(token, web.Response) or token.kind == "bot":
+            return token
+        if scope not in token.scopes and "spark:all" not in token.scopes:
+            return error(403, f"The token does not have the required scope {scope}.")
+        return token
 
     def authenticate(self, request: web.Request) -> Token | web.Response:
         """The request's valid token, or Webex's 401."""

@@ -28,6 +28,7 @@ SCOPES = frozenset(
         "spark:people_read",
         "spark:messages_read",
         "spark:messages_write",
+        "spark:rooms_read",
         "spark:kms",
         "spark-admin:people_read",
         "spark-admin:organizations_read",

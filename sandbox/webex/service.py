@@ -5,7 +5,9 @@ F.3, §I.4–I.8): the bot token cannot list the directory, card messages cannot
 webhooks only fire where registered and are signed with their own secret, and the message
 webhook fires for the bot's own messages too. It also acts as the people: they type to the bot,
 press card buttons and authorize the integration, all through the same signed deliveries the
-bot gets from Webex, so tests exercise the bot's real verifier and its real API reads.
+bot gets from Webex, so tests exercise the bot's real verifier and its real API reads. For the
+relay (`sandbox/webex/relay.py`, relay-apis §3) people also write to each other natively, and
+each person's own webhook (made with their token) hears their 1:1s, their own sends included.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from sandbox.webex.messages import MessagesApi
 from sandbox.webex.model import Hook, Person, Room, SandboxMessage, State, hydra_id
 from sandbox.webex.oauth import WebexOAuth
 from sandbox.webex.people import PeopleApi
+from sandbox.webex.relay import RelayLists, WebexRelayStandIn
 from sandbox.webex.webhooks import Delivery, WebhookRegistry, sign
 
 BOT_NAME = "Mio User Sync"
 EVENTS_PATH = "/webex/events"
 
 
-class WebexSandbox(FakeService):
+class WebexSandbox(WebexRelayStandIn, FakeService):
     """One Webex organisation seeded from the org's webex accounts; `env()` points the bot here.
 
     Until the bot registers webhooks (its `prepare()` at start-up), deliveries go to
@@ -122,6 +125,7 @@ class WebexSandbox(FakeService):
 
     def setup_routes(self, app: web.Application) -> None:
         self.people.add_routes(app)
+        RelayLists(self.state, lambda: self.url).add_routes(app)  # before /messages/{id}
         self.messages.add_routes(app)
         self.hooks.add_routes(app)
         self.oauth.add_routes(app)

@@ -25,6 +25,11 @@ from sandbox.webex.model import Hook, Room, State, compact, error, hydra_id, rea
 
 RESOURCES = {"messages", "attachmentActions", "memberships", "rooms", "meetings", "all"}
 EVENTS = {"created", "updated", "deleted", "all"}
+# "Creating a webhook requires 'read' scope on the resource" (relay-apis §3.1).
+READ_SCOPES = {"messages": "spark:messages_read", "rooms": "spark:rooms_read"}
+# Webex turns a webhook `inactive` after delivery failures; its threshold is not published
+# (relay-apis §3.1, §8 open questions), so the stand-in picks a small one.
+FAILURES_BEFORE_INACTIVE = 3
 
 
 @dataclass
@@ -113,6 +118,10 @@ class WebhookRegistry:
             return error(400, f"Unsupported resource/event: {body['resource']}/{body['event']}.")
         if not str(body["targetUrl"]).startswith(("http://", "https://")):
             return error(400, "targetUrl must be an http(s) URL.")
+        scope = READ_SCOPES.get(str(body["resource"]))
+        token = self._state.scoped(request, scope) if scope else None
+        if isinstance(token, web.Response):
+            return token
         hook = Hook(
             id=hydra_id("WEBHOOK", str(uuid.uuid4())),
             name=body["name"],
@@ -143,6 +152,7 @@ class WebhookRegistry:
         hook.name, hook.target_url = str(body["name"]), str(body["targetUrl"])
         hook.secret = str(body.get("secret") or hook.secret)
         hook.status = str(body.get("status") or hook.status)
+        hook.failures = 0 if hook.status == "active" else hook.failures
         return web.json_response(hook.public(self._state.org_id))
 
     async def _delete(self, request: web.Request) -> web.Response:
@@ -189,13 +199,30 @@ class WebhookRegistry:
     ) -> list[Delivery]:
         """Deliver now to every target; returns the deliveries (with the bot's answers)."""
         made = []
+        unreachable: aiohttp.ClientError | None = None
         for hook in self.targets(resource, data, room):
             body = self.envelope(hook, resource, data, actor_id)
             headers = {"Content-Type": "application/json", "User-Agent": "Webex-Webhook/1.0"}
             if hook.secret:
                 headers["X-Spark-Signature"] = sign(hook.secret, body)
-            made.append(await self.post(Delivery(hook.target_url, body, headers)))
+            delivery = Delivery(hook.target_url, body, headers)
+            try:
+                made.append(await self.post(delivery))
+            except aiohttp.ClientError as exc:  # the other webhooks still get theirs
+                unreachable = unreachable or exc
+            if not 200 <= delivery.status < 300:
+                self._failed(hook)
+            else:
+                hook.failures = 0
+        if unreachable is not None:
+            raise unreachable
         return made
+
+    def _failed(self, hook: Hook) -> None:
+        """One more refused delivery; enough in a row and Webex stops trying (§3.1)."""
+        hook.failures += 1
+        if hook.failures >= FAILURES_BEFORE_INACTIVE and hook.id in self.hooks:
+            hook.status = "inactive"
 
     def fire_later(self, resource: str, data: dict[str, Any], room: Room, actor_id: str) -> None:
         """As Webex does for the bot's own messages: after the API call has answered."""

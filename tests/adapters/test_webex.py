@@ -682,14 +682,14 @@ async def test_oauth_round_trip_gives_the_identity(
         "client_id": webex.client_id,
         "response_type": "code",
         "redirect_uri": REDIRECT,
-        "scope": "spark:people_read",
+        "scope": " ".join(USER_SCOPES),
         "state": "st-1",
     }
     location = await webex.authorize(url, BOB)
     assert location.startswith(REDIRECT + "?") and query(location)["state"] == "st-1"
     grant = await platform.exchange_code(query(location)["code"], REDIRECT)
     assert grant.identity == Identity(PlatformUserId(BOB), "bob@acme.test")
-    assert grant.refresh_token and grant.scope == "spark:people_read"
+    assert grant.refresh_token and set(grant.scope.split()) == set(USER_SCOPES)
     assert grant.expires_at is not None and grant.expires_at > datetime.now(UTC) + timedelta(
         days=13
     )

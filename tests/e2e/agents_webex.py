@@ -5,12 +5,17 @@ card or markdown) in that 1:1 space; a press is an `attachmentActions` submit of
 Webex cannot edit a card, so the bot answers a card's outcome in the card's thread (§B.3): `dms`
 shows one entry per thread, as it now reads (its newest message), which is what "the DM, updated
 in place" means on the other platforms. The older card in a thread stays pressable.
+
+For the relay, people also type to each other natively (`write_dm`: every member's relay
+webhook fires, signed, as on Webex) and to the bot (`write_to_bot`), and `conversation` reads
+a 1:1 between two people as Webex stores it (markdown as typed or posted).
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from sandbox.base import NativeDm
 from sandbox.org import Org
 from sandbox.webex import SandboxMessage, WebexSandbox
 from tests.e2e.agents import Seen
@@ -83,3 +88,17 @@ class WebexAgent:
 
     async def authorize(self, url: str, email: str, approve: bool = True) -> str:
         return await self.sandbox.authorize(url, self.user_id(email), approve)
+
+    # -- the relay ---------------------------------------------------------------------------
+    async def write_dm(self, sender_email: str, recipient_email: str, text: str) -> str:
+        """The sender types `text` (Webex markdown) in their 1:1 with the recipient."""
+        return await self.sandbox.user_dm(
+            self.user_id(sender_email), self.user_id(recipient_email), text
+        )
+
+    async def write_to_bot(self, sender_email: str, text: str, thread_id: str | None = None) -> str:
+        """The sender types `text` to the Mio bot (a reply under `thread_id` if given)."""
+        return await self.sandbox.user_to_bot(self.user_id(sender_email), text, thread_id)
+
+    def conversation(self, email: str, other_email: str) -> list[NativeDm]:
+        return self.sandbox.conversation(self.user_id(email), self.user_id(other_email))
