@@ -7,6 +7,7 @@ from store.repositories.base import Repo
 from store.repositories.directory import Directory
 from store.repositories.outbox import Outbox
 from store.repositories.records import Audit, Connections, Events, PendingActions
+from store.repositories.relay import RelayMessages, RelayPosts, RelayPrompts, RelayThreads
 from store.repositories.syncs import Grants, Syncs
 
 __all__ = [
@@ -17,6 +18,10 @@ __all__ = [
     "Grants",
     "Outbox",
     "PendingActions",
+    "RelayMessages",
+    "RelayPosts",
+    "RelayPrompts",
+    "RelayThreads",
     "Repo",
     "Syncs",
 ]

@@ -25,6 +25,7 @@ from bot.outbox_kinds import (
     SendDm,
     UpdateDm,
 )
+from bot.relay.kinds import RelayCapture, RelayPost
 from bot.types import Identity, Message, MessageRef, PlatformUserId, ReplyTarget, TokenGrant
 from store.models import OutboxItem
 from tests.bot.test_delivery import BOB, FAKE, NOW, FakePlatform, make_core
@@ -120,7 +121,8 @@ async def test_rows_queued_before_sealing_still_read_back(core: Core) -> None:
 
 
 def test_the_table_holds_every_kind_once() -> None:
-    kinds = (SendDm, UpdateDm, Reply, Revoke, RevokeSignIn, ImportAndReport, RunImport)
+    relay = (RelayPost, RelayCapture)
+    kinds = (SendDm, UpdateDm, Reply, Revoke, RevokeSignIn, ImportAndReport, RunImport, *relay)
     assert KINDS == {k.name: k for k in kinds}
     assert [k for k in kinds if k.background] == [ImportAndReport, RunImport]
     assert [k for k in kinds if not k.paced] == [ImportAndReport, RunImport]
