@@ -145,8 +145,9 @@ def _sender_side(
 
 
 def _is_pending(person: PersonView, platform: str) -> bool:
+    """A sync waiting for the person's consent (never on their primary: none exists there)."""
     sync = person.syncs.get(platform)
-    return sync is not None and sync.status == "pending"
+    return sync is not None and sync.status == "pending" and person.primary != platform
 
 
 def _pending(person: PersonView, platform: str) -> tuple[tuple[int, str], ...]:
