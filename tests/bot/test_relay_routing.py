@@ -117,9 +117,7 @@ def test_every_combination_of_syncs(
     sender_primary: str,
     sender_sync: str,
 ) -> None:
-    recipient = person(
-        RECIPIENT, recipient_primary, P, SYNCS[recipient_sync], recipient_account
-    )
+    recipient = person(RECIPIENT, recipient_primary, P, SYNCS[recipient_sync], recipient_account)
     sender = person(SENDER, sender_primary, Q, SYNCS[sender_sync], True)
     verdict = route(sender, recipient, P, NOW)
     assert verdict == expected(
