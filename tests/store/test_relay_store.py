@@ -9,9 +9,10 @@ waiting row holds back its conversation and no other.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.models import OutboxItem, Person
@@ -29,7 +30,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 async def queue(
-    sessions: Sessions, rows: list[tuple[str, str | None]], state: str = "pending"
+    sessions: Sessions, rows: Sequence[tuple[str, str | None]], state: str = "pending"
 ) -> None:
     async with sessions() as session, session.begin():
         for key, ordering in rows:
@@ -84,7 +85,7 @@ async def test_a_waiting_row_blocks_until_released(db_sessionmaker: Sessions) ->
     assert await claim(db_sessionmaker, "w1") == []
     async with db_sessionmaker() as session, session.begin():
         await session.execute(
-            OutboxItem.__table__.update().values(sync_id=5).where(OutboxItem.state == "waiting")
+            update(OutboxItem).values(sync_id=5).where(OutboxItem.state == "waiting")
         )
         assert await Outbox(session).release(5, NOW) == 1
     assert await claim(db_sessionmaker, "w1") == ["a1"]
