@@ -49,13 +49,13 @@ def is_admin(core: Core, account: Account | None) -> bool:
 
 async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Message | None:
     """A message typed to the bot goes to the relay first (`@name text`, a reply in a
-    correspondent's thread, the current correspondent); a command as before. Who asks is
+    correspondent's thread, the current correspondent), and so does `/mio dm <name> <text>`;
+    a command as before. Who asks is
     settled before what they ask is read: a caller who is not an admin learns nothing from
     parse errors or checks (which platforms exist, who is in the directory)."""
-    if event.prose is not None:
-        handled = await to_bot.handle(session, core, event)
-        if handled is not None:
-            return handled.answer
+    handled = await to_bot.handle(session, core, event)
+    if handled is not None:
+        return handled.answer
     try:
         account = await first_contact.known_account(session, core, event.platform, event.user_id)
     except first_contact.CannotCheck as exc:

@@ -16,7 +16,7 @@ from bot.core import Core
 from bot.outbox_kinds import grant_data, load_grant
 from bot.platform import RelayPlatform
 from bot.relay.routing import PersonView, SyncFact
-from bot.types import DirectoryUser, TokenGrant, TokenRefused
+from bot.types import DirectoryUser, PermanentFailure, TokenGrant
 from store.repositories import Directory, Grants, Syncs
 
 REFRESH_BEFORE = timedelta(minutes=5)  # a grant expiring sooner is refreshed before use
@@ -53,21 +53,22 @@ async def directory_user(session: AsyncSession, platform: str, user_id: str) -> 
 
 
 def relay_adapter(core: Core, platform: str) -> RelayPlatform:
-    """The platform's adapter as a relay platform; a platform without relay support is a
-    permanent refusal of the row (no retry makes it one)."""
+    """The platform's adapter as a relay platform; a platform without relay support (or no
+    longer connected) fails the row: no retry makes it one."""
     adapter = core.platforms.get(platform)
     if not isinstance(adapter, RelayPlatform):
-        raise TokenRefused(platform, "this platform does not relay direct messages")
+        raise PermanentFailure(platform, "this platform does not relay direct messages")
     return adapter
 
 
 async def grant(core: Core, person_id: int, platform: str) -> TokenGrant:
     """The person's user token on `platform`, refreshed (and stored) when it expires within
-    REFRESH_BEFORE. `TokenRefused` when there is none: the sync was removed meanwhile."""
+    REFRESH_BEFORE. A permanent failure when there is none: the sync was removed meanwhile
+    (unsync, reset), and no waiting brings the token back."""
     async with core.transaction() as session:
         rows = await Grants(session).of_person(person_id, platform)
         if not rows:
-            raise TokenRefused(platform, "no user token for this person")
+            raise PermanentFailure(platform, "no user token for this person")
         row = rows[0]
         data = core.vault.open(row.tokens)
         current = load_grant(data, row.expires_at)

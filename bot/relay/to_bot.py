@@ -15,7 +15,7 @@ A person writes to someone represented on their platform by writing to the Mio b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,7 +47,10 @@ class Handled:
 
 
 async def handle(session: AsyncSession, core: Core, event: InboundCommand) -> Handled | None:
-    """The relay's reading of a message typed to the bot; None when it is a command."""
+    """The relay's reading of a message typed to the bot (or of `/mio dm <name> <text>`);
+    None when it is a command."""
+    if event.prose is None and _first_word(Prose.text(event.text)) == "dm":
+        event = replace(event, prose=Prose.text(event.text))  # the slash command's text
     if event.prose is None:
         return None
     sender = await people.person_of(session, event.platform, event.user_id)

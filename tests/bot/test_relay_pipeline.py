@@ -572,3 +572,13 @@ async def test_no_text_in_logs_or_readable_rows(
     assert len(relay.teams.posts) == 1
     assert SECRET_TEXT not in caplog.text
     assert "relay" in caplog.text  # the pipeline did log, with ids
+
+
+async def test_the_slash_command_dm_writes_to_someone(relay: Relay) -> None:
+    event = InboundCommand(
+        Platform("slack"), "slash-1", PlatformUserId("U_ADA"), "dm cy see you at 3",
+        ReplyTarget(Platform("slack")),
+    )  # fmt: skip
+    await make_handler(relay.core)(event)
+    await relay.deliver()
+    assert [(p.to, p.plain) for p in relay.teams.posts] == [("T_CY", "see you at 3")]
