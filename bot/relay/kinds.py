@@ -94,19 +94,19 @@ class RelayPost(Kind):
         from bot.relay import people
 
         adapter = people.relay_adapter(core, row.platform)
-        grant = None
+        grant, thread = None, None
         if self.via == Via.USER:
             grant = await people.grant(core, self.sender_id, row.platform)
+        else:
+            thread = await self._thread(core, row.platform, adapter)
         duplicates = 0
         if row.unanswered:
             found, duplicates = await self._look(adapter, grant, row.platform)
-            if found:
-                return {"posts": found, "thread": found[0].message_id, "duplicates": 0}
-        thread = None
+            if found:  # a new thread's root is the first part found
+                return {"posts": found, "thread": thread or found[0].message_id, "duplicates": 0}
         if grant is not None:
             posts = await adapter.post_as_user(grant, self.to, self.prose)
         else:
-            thread = await self._thread(core, row.platform, adapter)
             posts = await adapter.post_as_bot(self.to, self.sender, self.prose, thread)
         first = posts[0].message_id if posts else None
         return {"posts": posts, "thread": thread or first, "duplicates": duplicates}

@@ -39,12 +39,14 @@ from bot.prose import Mention, Prose, Run
 from bot.relay import waiting
 from bot.settings import Settings
 from bot.types import (
+    AccessRevoked,
     DirectoryUser,
     DmSeen,
     Identity,
     InboundCommand,
     Message,
     MessageRef,
+    PermanentFailure,
     Platform,
     PlatformUserId,
     Post,
@@ -52,11 +54,12 @@ from bot.types import (
     RetryLater,
     Sender,
     Subscription,
+    SubscriptionNotice,
     TokenGrant,
     TokenRefused,
     Unanswered,
 )
-from store.models import Account, Grant, OutboxItem, Person, Sync
+from store.models import Account, AuditEntry, Grant, OutboxItem, Person, Sync
 from store.relay_models import RelayMessage, RelayPost
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -582,3 +585,60 @@ async def test_the_slash_command_dm_writes_to_someone(relay: Relay) -> None:
     await make_handler(relay.core)(event)
     await relay.deliver()
     assert [(p.to, p.plain) for p in relay.teams.posts] == [("T_CY", "see you at 3")]
+
+
+async def test_an_unanswered_bot_post_in_a_thread_keeps_the_thread(relay: Relay) -> None:
+    await relay.seen("teams", "c1", "T_CY", "T_ADA", text="first")
+    await relay.deliver()
+    relay.slack.drop.add("second")
+    await relay.seen("teams", "c2", "T_CY", "T_ADA", text="second")
+    await relay.deliver()
+    relay.clock.advance(timedelta(minutes=5))
+    await relay.deliver()
+    await relay.seen("teams", "c3", "T_CY", "T_ADA", text="third")
+    await relay.deliver()
+    first, second, third = relay.slack.posts
+    assert second.thread == third.thread == first.post.message_id
+
+
+async def test_a_lookup_that_cannot_be_made_counts_a_possible_duplicate(relay: Relay) -> None:
+    relay.teams.drop.add(SECRET_TEXT)
+    await relay.seen("slack", "7.1", "U_ADA", "U_BOB")
+    await relay.deliver()
+
+    async def cannot_look(*args: Any) -> list[Post] | None:
+        raise PermanentFailure("teams", "history not readable")
+
+    relay.teams.find_post = cannot_look  # type: ignore[method-assign]
+    relay.clock.advance(timedelta(minutes=5))
+    await relay.deliver()
+    assert len(relay.teams.posts) == 2  # posted again: it may be doubled, and it is counted
+    (message,) = await relay.rows(RelayMessage)
+    assert message.state == "delivered" and message.duplicates == 1
+
+
+async def test_a_capture_whose_token_is_refused_waits(relay: Relay) -> None:
+    relay.slack.refused.add("tok-U_BOB")
+    fetch = {"text": "read later", "other": "U_BOB"}
+    await relay.seen("slack", "2.1", "U_ADA", "U_BOB", prose=None, fetch=fetch)
+    await relay.deliver()
+    (capture,) = [r for r in await relay.rows(OutboxItem) if r.kind == "relay_capture"]
+    assert capture.state == "waiting" and capture.next_attempt_at == NOW + timedelta(hours=24)
+    async with relay.core.sessions() as session:
+        sync = (
+            await session.scalars(
+                select(Sync).where(Sync.person_id == relay.ids["bob"], Sync.platform == "slack")
+            )
+        ).one()
+    assert (sync.status, sync.reason, capture.sync_id) == ("failed", "token_revoked", sync.id)
+
+
+async def test_subscription_and_access_notices_are_recorded(relay: Relay) -> None:
+    handle = make_handler(relay.core)
+    notice = SubscriptionNotice(Platform("teams"), "n1", PlatformUserId("T_ADA"), "sub-1", "missed")
+    revoked = AccessRevoked(Platform("slack"), "n2", (PlatformUserId("U_BOB"),))
+    assert type(await handle(notice)).__name__ == "Answered"
+    assert type(await handle(revoked)).__name__ == "Answered"
+    async with relay.core.sessions() as session:
+        actions = [e.action for e in (await session.scalars(select(AuditEntry))).all()]
+    assert actions == ["relay.subscription_notice", "relay.access_revoked"]
