@@ -609,7 +609,7 @@ async def test_a_lookup_that_cannot_be_made_counts_a_possible_duplicate(relay: R
     async def cannot_look(*args: Any) -> list[Post] | None:
         raise PermanentFailure("teams", "history not readable")
 
-    relay.teams.find_post = cannot_look  # type: ignore[method-assign]
+    relay.teams.find_post = cannot_look  # type: ignore[method-assign,assignment]
     relay.clock.advance(timedelta(minutes=5))
     await relay.deliver()
     assert len(relay.teams.posts) == 2  # posted again: it may be doubled, and it is counted
