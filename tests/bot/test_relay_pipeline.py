@@ -17,6 +17,7 @@ The people (their primary first):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from bot.types import (
     TokenRefused,
     Unanswered,
 )
+from store.db import make_engine, make_sessionmaker
 from store.models import Account, AuditEntry, Grant, OutboxItem, Person, Sync
 from store.relay_models import RelayMessage, RelayPost
 
@@ -642,3 +644,30 @@ async def test_subscription_and_access_notices_are_recorded(relay: Relay) -> Non
     async with relay.core.sessions() as session:
         actions = [e.action for e in (await session.scalars(select(AuditEntry))).all()]
     assert actions == ["relay.subscription_notice", "relay.access_revoked"]
+
+
+async def test_two_processes_relay_a_message_seen_by_both_once(
+    relay: Relay, migrated_db_url: str
+) -> None:
+    """A second core on its own engine (another process) sees the same message through the
+    other member's subscription at the same time; both workers run: one post."""
+    engine = make_engine(migrated_db_url)
+    try:
+        other = Core(
+            settings=relay.core.settings,
+            sessions=make_sessionmaker(engine),
+            platforms=relay.core.platforms,
+            vault=relay.core.vault,
+            clock=relay.clock,
+        )
+        twin = Relay(other, relay.clock, relay.slack, relay.teams, relay.ids)
+        for n in range(5):
+            await asyncio.gather(
+                relay.seen("slack", f"11.{n}", "U_ADA", "U_BOB", delivery=f"a{n}", text=f"m{n}"),
+                twin.seen("slack", f"11.{n}", "U_ADA", "U_BOB", delivery=f"b{n}", text=f"m{n}"),
+            )
+        await asyncio.gather(relay.deliver(), twin.deliver())
+        await asyncio.gather(relay.deliver(), twin.deliver())
+        assert [p.plain for p in relay.teams.posts] == [f"m{n}" for n in range(5)]
+    finally:
+        await engine.dispose()
