@@ -6,6 +6,13 @@ answers 429, through the core's rate gate, so every process keeps one pace and s
 Only a PermanentFailure ends a row as failed; everything else is retried. Every kind of row is
 run the same way (`bot.outbox_kinds`); long ones run beside the batch and renew their lease,
 so a row is taken over by another process only when the one running it died.
+
+Relayed messages add three things. Rows with an ordering key (one conversation) are claimed
+one per key at a time (`store.repositories.outbox`), so the rows of different conversations in
+a batch run side by side while each conversation keeps its order. A post that got no answer
+(`Unanswered`) is retried with the row marked, so the kind looks for the post before posting
+again (no platform has an idempotency key for sends, relay-apis §7 surprise 22). A refused user
+token (`TokenRefused`) may leave the row `waiting`, sealed, for its person to link again.
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ from bot.core import Core
 from bot.outbox_kinds import KINDS, Kind, Queued, Result
 from bot.platform import Pace
 from bot.relay import subscriptions as _relay_kinds  # noqa: F401  (registers its kinds)
-from bot.types import PermanentFailure, RetryLater
+from bot.types import PermanentFailure, RetryLater, TokenRefused, Unanswered
 from store.models import OutboxItem
-from store.repositories import Audit, Outbox
+from store.repositories import Audit, Disconnections, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,8 @@ RENEW_EVERY = LEASE / 4  # a running row renews its lease long before it runs ou
 BACKGROUND_LEASE = 2 * LEASE
 MAX_BACKOFF = timedelta(hours=1)
 SEND_BURST = 10
+# `last_error` of a row whose last attempt was sent without an answer: the next one looks first.
+UNANSWERED = "unanswered: "
 
 
 def send_key(platform: str) -> str:
@@ -63,11 +72,13 @@ class Claimed:
     kind: str
     payload: dict[str, Any]
     secret: str | None
+    ordering_key: str | None = None
 
     @classmethod
     def of(cls, item: OutboxItem, claim: str) -> Claimed:
-        row = Queued(item.id, item.platform, item.sync_id, item.attempts)
-        return cls(row, claim, item.kind, dict(item.payload), item.secret)
+        unanswered = (item.last_error or "").startswith(UNANSWERED)
+        row = Queued(item.id, item.platform, item.sync_id, item.attempts, unanswered)
+        return cls(row, claim, item.kind, dict(item.payload), item.secret, item.ordering_key)
 
 
 class Worker:
@@ -87,16 +98,25 @@ class Worker:
             return 0
         claim = f"{self.claim_id}:{uuid.uuid4().hex[:8]}"
         async with self.core.transaction() as session:
+            # A platform that removed the app takes nothing until it is connected again.
+            gone = await Disconnections(session).platforms()
+            ready = [p for p in ready if p not in gone]
             items = await Outbox(session).claim(now, now + LEASE, claim, limit, ready)
             batch = [Claimed.of(item, claim) for item in items]
+        ordered: list[Claimed] = []
         for claimed in batch:
             kind = KINDS.get(claimed.kind)
             if kind is not None and kind.background:
                 task = asyncio.create_task(self._deliver(claimed))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
+            elif claimed.ordering_key is not None:
+                ordered.append(claimed)
             else:
                 await self._deliver(claimed)
+        # The claim leases at most one row per ordering key, so these are all of different
+        # conversations: run together, a slow or retried one holds back none of the others.
+        await asyncio.gather(*(self._deliver(claimed) for claimed in ordered))
         return len(batch)
 
     async def _deliver(self, claimed: Claimed) -> None:
@@ -113,8 +133,12 @@ class Worker:
                 await self._take_turn(row.platform)
             async with self._leased(claimed, kind.background):
                 result = await kind.run(self.core, row)
+        except Unanswered as exc:  # it may have been posted: the next attempt looks first
+            await self._retry(claimed, UNANSWERED + exc.reason, exc.after)
         except RetryLater as exc:
             await self._retry(claimed, exc.reason, exc.after)
+        except TokenRefused as exc:
+            await self._refused(claimed, exc.reason)
         except PermanentFailure as exc:
             await self._failed(claimed, exc.reason)
         except Exception as exc:  # a bug or an unexpected answer: keep the row, retry later
@@ -202,6 +226,26 @@ class Worker:
             )
             with contextlib.suppress(PermanentFailure):  # a row that cannot even be read
                 await self._load(claimed).failed(session, self.core, row, reason)
+
+    async def _refused(self, claimed: Claimed, reason: str) -> None:
+        """A person's token was refused: the kind says until when the row waits for them (it
+        stays sealed, holding back its conversation), or it fails like any refusal."""
+        row = claimed.row
+        async with self.core.transaction() as session:
+            try:
+                until = await self._load(claimed).refused(session, self.core, row, reason)
+            except PermanentFailure:  # a row that cannot even be read fails below
+                until = None
+            if until is not None:
+                await Outbox(session).finish(
+                    row.id,
+                    claimed.claim,
+                    state="waiting",
+                    next_attempt_at=until,
+                    last_error=reason,
+                )
+        if until is None:
+            await self._failed(claimed, reason)
 
     async def _done(self, claimed: Claimed, kind: Kind, result: Result) -> None:
         row = claimed.row

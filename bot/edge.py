@@ -25,14 +25,18 @@ from bot import consent, messages
 from bot.commands import run
 from bot.core import Core
 from bot.platform import EventHandler
+from bot.relay import capture, subscriptions, tokens
 from bot.types import (
+    AccessRevoked,
     Answered,
     ButtonPress,
+    DmSeen,
     InboundCommand,
     InboundEvent,
     Message,
     Outcome,
     Redeliver,
+    SubscriptionNotice,
 )
 from store.repositories import Events
 
@@ -89,7 +93,24 @@ def on_failure(event: InboundEvent, ref: str) -> Outcome:
 async def _route(session: AsyncSession, core: Core, event: InboundEvent) -> Message | None:
     if isinstance(event, InboundCommand):
         return await run.run(session, core, event)
-    return await _press(session, core, event)
+    if isinstance(event, ButtonPress):
+        return await _press(session, core, event)
+    await _relay(session, core, event)
+    return None  # a relayed message is answered by delivering it, not by the bot
+
+
+async def _relay(
+    session: AsyncSession, core: Core, event: DmSeen | SubscriptionNotice | AccessRevoked
+) -> None:
+    """The relay's events: a message seen through someone's subscription, and notices about
+    subscriptions and tokens."""
+    if isinstance(event, DmSeen):
+        await capture.seen(session, core, event)
+        return
+    if isinstance(event, SubscriptionNotice):
+        await subscriptions.notice(session, core, event)
+    else:
+        await tokens.access_revoked(session, core, event)
 
 
 async def _press(session: AsyncSession, core: Core, event: ButtonPress) -> Message | None:

@@ -9,6 +9,7 @@ kind of row is a dataclass in `bot.outbox_kinds`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,14 +108,18 @@ async def queue(
     key: str,
     sync_id: int | None = None,
     ordering_key: str | None = None,
-) -> None:
+    waiting_until: datetime | None = None,
+) -> bool:
     """Add a row of `kind` (once per `key`) and wake this process's worker after the commit.
 
-    Rows sharing an `ordering_key` are delivered one at a time in the order they were queued
-    (a person's unsubscribe before the revoke of their token)."""
+    Rows with one `ordering_key` are delivered one at a time in the order queued. With
+    `waiting_until` the row is queued `waiting` (a relayed message whose sender must link
+    again first): it holds back its key's later rows until it is released or expires then.
+    True when this call queued it (False: the key was queued before).
+    """
     now = core.clock.now()
     sealed = kind.sealed()
-    await Outbox(session).add(
+    added = await Outbox(session).add(
         {
             "idempotency_key": key,
             "platform": platform,
@@ -122,11 +127,12 @@ async def queue(
             "payload": kind.routing(),
             "secret": core.vault.seal(sealed) if sealed is not None else None,
             "sync_id": sync_id,
-            "state": "pending",
+            "state": "pending" if waiting_until is None else "waiting",
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": now if waiting_until is None else waiting_until,
             "created_at": now,
             "ordering_key": ordering_key,
         }
     )
     wake.after_commit(session, core.outbox_ready)
+    return added

@@ -13,14 +13,18 @@ to act as the person. A row's data, when it is run, is both merged (`bot.outbox.
 
 from __future__ import annotations
 
-import abc
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Self, override
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import codec
 from bot.core import Core
+from bot.outbox_base import Kind as Kind
+from bot.outbox_base import Queued as Queued
+from bot.outbox_base import Result as Result
+from bot.relay.kinds import RelayCapture, RelayPost
 from bot.types import (
     DirectoryUser,
     Identity,
@@ -32,55 +36,6 @@ from bot.types import (
     TokenGrant,
 )
 from store.repositories import Audit
-
-Result = dict[str, Any]  # what `run` learnt, for `done` (a message ref, a revocation outcome)
-
-
-@dataclass(frozen=True)
-class Queued:
-    """The row being run, as the worker claimed it."""
-
-    id: int
-    platform: str
-    sync_id: int | None
-    attempts: int
-
-
-class Kind(abc.ABC):
-    """One kind of outbox row: its payload, how it runs, and what follows success or failure."""
-
-    name: ClassVar[str]
-    # A call to the row's platform: it takes a turn at the platform's send gate first.
-    paced: ClassVar[bool] = True
-    # Long work (an import): run beside the batch, so the DMs behind it are not held up.
-    background: ClassVar[bool] = False
-
-    @classmethod
-    @abc.abstractmethod
-    def load(cls, data: dict[str, Any]) -> Self:
-        """The kind back from its row's routing and unsealed payload."""
-
-    def routing(self) -> dict[str, Any]:
-        return {}
-
-    def sealed(self) -> dict[str, Any] | None:
-        return None
-
-    @abc.abstractmethod
-    async def run(self, core: Core, row: Queued) -> Result:
-        """The platform call (or long work); its result is kept for `done`."""
-
-    # A hook with nothing to do by default (most kinds need none), not an abstract method.
-    async def done(  # noqa: B027
-        self, session: AsyncSession, core: Core, row: Queued, result: Result
-    ) -> None:
-        """What follows a success, in the transaction that finishes the row (none by default)."""
-
-    async def failed(  # noqa: B027
-        self, session: AsyncSession, core: Core, row: Queued, reason: str
-    ) -> None:
-        """What follows a permanent failure, in the transaction that fails the row (by default,
-        nothing beyond the audit entry the worker writes)."""
 
 
 @dataclass(frozen=True)
@@ -173,23 +128,29 @@ class Reply(Kind):
 
 
 def grant_data(grant: TokenGrant) -> dict[str, Any]:
-    """A grant as it is kept encrypted (the form `Grants` stores and revocations carry)."""
+    """A grant as it is kept encrypted (the form `Grants` stores and revocations carry); its
+    expiry too, so the relay knows when to refresh it."""
     return {
         "user_id": grant.identity.user_id,
         "email": grant.identity.email,
         "access_token": grant.access_token,
         "refresh_token": grant.refresh_token,
         "scope": grant.scope,
+        "expires_at": None if grant.expires_at is None else grant.expires_at.isoformat(),
     }
 
 
-def _grant(data: dict[str, Any]) -> TokenGrant:
+def load_grant(data: dict[str, Any], expires_at: datetime | None = None) -> TokenGrant:
+    """A grant back from `grant_data`; `expires_at` (the row's column) where the sealed data
+    has none (grants stored before it was kept there)."""
     if "access_token" not in data:
-        raise PermanentFailure("outbox", "revoke row without tokens")
+        raise PermanentFailure("outbox", "grant without tokens")
+    sealed_expiry = data.get("expires_at")
     return TokenGrant(
         identity=Identity(PlatformUserId(data["user_id"]), data.get("email")),
         access_token=data["access_token"],
         refresh_token=data.get("refresh_token"),
+        expires_at=datetime.fromisoformat(sealed_expiry) if sealed_expiry else expires_at,
         scope=data.get("scope", ""),
     )
 
@@ -216,7 +177,7 @@ class Revoke(Kind):
 
     @override
     async def run(self, core: Core, row: Queued) -> Result:
-        return {"outcome": await core.platforms[row.platform].revoke(_grant(self.grant))}
+        return {"outcome": await core.platforms[row.platform].revoke(load_grant(self.grant))}
 
     @override
     async def done(self, session: AsyncSession, core: Core, row: Queued, result: Result) -> None:
@@ -242,7 +203,7 @@ class RevokeSignIn(Kind):
 
     @override
     async def run(self, core: Core, row: Queued) -> Result:
-        return {"outcome": await core.platforms[row.platform].revoke(_grant(self.grant))}
+        return {"outcome": await core.platforms[row.platform].revoke(load_grant(self.grant))}
 
 
 @dataclass(frozen=True)
@@ -308,5 +269,15 @@ class RunImport(Kind):
 
 KINDS: dict[str, type[Kind]] = {
     kind.name: kind
-    for kind in (SendDm, UpdateDm, Reply, Revoke, RevokeSignIn, ImportAndReport, RunImport)
+    for kind in (
+        SendDm,
+        UpdateDm,
+        Reply,
+        Revoke,
+        RevokeSignIn,
+        ImportAndReport,
+        RunImport,
+        RelayPost,
+        RelayCapture,
+    )
 }

@@ -110,6 +110,7 @@ class Prose:
             if size(Prose((*current, piece))) <= limit:
                 current.append(piece)
                 continue
+            alone = not current
             head, tail = _cut(piece, current, limit, size)
             if head is not None:
                 current.append(head)
@@ -117,7 +118,7 @@ class Prose:
                 parts.append(Prose(tuple(current)))
                 current = []
             if tail is not None:
-                if head is None and not parts:  # even alone it does not fit: cut it hard
+                if head is None and alone:  # even alone it does not fit: cut it hard
                     head, tail = _hard_cut(tail, limit, size)
                     parts.append(Prose((head,)))
                 if tail is not None:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import lifecycle, messages, outbox
 from bot.core import Core
 from bot.crypto import new_token, token_hash
-from bot.relay import subscriptions, tokens
+from bot.relay import subscriptions, tokens, waiting
 from bot.sync import Due, Event, next_due_at, reminder_step, reminders_passed
 from store.models import Sync
 from store.repositories import Audit, Subscriptions, Syncs
@@ -174,6 +174,7 @@ async def relay_forever(core: Core, poll: timedelta = POLL) -> None:
     while True:
         try:
             await subscriptions.renew_due(core)
+            await waiting.expire_waiting(core)
             async with core.sessions() as session:
                 earliest = await Subscriptions(session).earliest_due()
         except Exception:

@@ -19,6 +19,7 @@ from bot.core import Core
 from bot.crypto import token_hash
 from bot.lifecycle import NotFound
 from bot.platform_names import platform_names
+from bot.relay import to_bot
 from bot.sync import Refused
 from bot.types import ButtonPress, InboundCommand, Message
 from store.models import Account
@@ -46,9 +47,15 @@ def is_admin(core: Core, account: Account | None) -> bool:
     return admins.account_is_admin(core.settings.admins, account)
 
 
-async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Message:
-    """Who asks is settled before what they ask is read: a caller who is not an admin learns
-    nothing from parse errors or checks (which platforms exist, who is in the directory)."""
+async def run(session: AsyncSession, core: Core, event: InboundCommand) -> Message | None:
+    """A message typed to the bot goes to the relay first (`@name text`, a reply in a
+    correspondent's thread, the current correspondent), and so does `/mio dm <name> <text>`;
+    a command as before. Who asks is
+    settled before what they ask is read: a caller who is not an admin learns nothing from
+    parse errors or checks (which platforms exist, who is in the directory)."""
+    handled = await to_bot.handle(session, core, event)
+    if handled is not None:
+        return handled.answer
     try:
         account = await first_contact.known_account(session, core, event.platform, event.user_id)
     except first_contact.CannotCheck as exc:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.core import Core
-from bot.outbox_kinds import KINDS, Kind, Queued, Result
+from bot.outbox_kinds import KINDS, Kind, Queued, Result, load_grant
 from bot.relay import tokens
 from bot.types import (
     DmSeen,
@@ -230,7 +230,7 @@ class Unsubscribe(Kind):
         adapter = _adapter(core, row.platform)
         await _disconnected(core, row.platform)
         try:
-            await adapter.unsubscribe(tokens.grant_from(self.grant), _load(self.subscription))
+            await adapter.unsubscribe(load_grant(self.grant), _load(self.subscription))
         except TokenRefused:  # the token is gone already, and its subscription with it
             return {"outcome": "token already refused"}
         return {"outcome": "unsubscribed"}

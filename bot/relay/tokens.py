@@ -12,27 +12,25 @@ the bot (`relay_ready` is False).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import lifecycle, outbox, wake
+from bot import lifecycle, outbox
 from bot.core import Core
 from bot.crypto import new_token, token_hash
 from bot.messages import ALLOW, DECLINE
-from bot.outbox_kinds import grant_data
+from bot.outbox_kinds import load_grant
 from bot.platform import RelayPlatform
+from bot.relay import people, waiting
 from bot.sync import Event, Status
 from bot.types import (
     AccessRevoked,
     Button,
     ButtonStyle,
-    Identity,
     Message,
-    PlatformUserId,
+    PermanentFailure,
     Text,
     TokenGrant,
+    TokenRefused,
 )
 from store.models import Grant, Sync
 from store.repositories import (
@@ -41,12 +39,10 @@ from store.repositories import (
     Directory,
     Disconnections,
     Grants,
-    HeldRows,
     Subscriptions,
     Syncs,
 )
 
-REFRESH_MARGIN = timedelta(minutes=5)  # a grant expiring sooner is refreshed before use
 RELINK = "relink"  # relay_prompts kind: the one "link again" DM of a grant without relay scopes
 
 
@@ -55,50 +51,21 @@ def relay_adapter(core: Core, platform: str) -> RelayPlatform | None:
     return adapter if isinstance(adapter, RelayPlatform) else None
 
 
-def grant_from(data: dict[str, Any], expires_at: datetime | None = None) -> TokenGrant:
-    """A grant back from its sealed form (`bot.outbox_kinds.grant_data`)."""
-    return TokenGrant(
-        identity=Identity(PlatformUserId(data["user_id"]), data.get("email")),
-        access_token=data["access_token"],
-        refresh_token=data.get("refresh_token"),
-        expires_at=expires_at,
-        scope=data.get("scope") or "",
-    )
-
-
 def grant_of(core: Core, row: Grant) -> TokenGrant:
     """The stored grant opened (its tokens never leave memory)."""
-    return grant_from(core.vault.open(row.tokens), row.expires_at)
+    return load_grant(core.vault.open(row.tokens), row.expires_at)
 
 
 async def fresh_grant(core: Core, person_id: int, platform: str) -> TokenGrant | None:
-    """The person's grant on the platform, refreshed first when it expires within
-    REFRESH_MARGIN (Graph access tokens last about an hour, relay-apis §5.2); None when they
-    have none. `TokenRefused` when the platform refuses the refresh."""
-    adapter = relay_adapter(core, platform)
-    async with core.sessions() as session:
-        (row,) = await Grants(session).of_person(person_id, platform) or (None,)
-        grant = grant_of(core, row) if row is not None else None
-        created = row.created_at if row is not None else None
-    if grant is None or adapter is None or created is None:
-        return grant
-    now = core.clock.now()
-    if grant.expires_at is None or grant.expires_at - now > REFRESH_MARGIN:
-        return grant
-    fresh = await adapter.refresh_grant(grant)
-    if fresh is not grant:
-        async with core.transaction() as session:
-            await Grants(session).save(
-                {
-                    "person_id": person_id,
-                    "platform": platform,
-                    "platform_user_id": fresh.identity.user_id,
-                    "tokens": core.vault.seal(grant_data(fresh)),
-                    "expires_at": lifecycle.expires_in(now, fresh),
-                    "created_at": created,  # when it was linked: the re-link prompt's key
-                }
-            )
-    return fresh
+    """The person's grant on the platform, refreshed first when it expires soon (Graph access
+    tokens last about an hour, relay-apis §5.2); None when they have none any more.
+    `TokenRefused` when the platform refuses the refresh."""
+    try:
+        return await people.grant(core, person_id, platform)
+    except TokenRefused:
+        raise
+    except PermanentFailure:
+        return None
 
 
 def relink_message(name: str, primary: str, secondary: str, token: str, why: str) -> Message:
@@ -162,10 +129,7 @@ async def token_refused(session: AsyncSession, core: Core, person_id: int, platf
 
 async def release(session: AsyncSession, core: Core, sync_id: int) -> int:
     """The person linked again: the messages held for them are delivered now, in order."""
-    released = await HeldRows(session).release(sync_id, core.clock.now())
-    if released:
-        wake.after_commit(session, core.outbox_ready)
-    return released
+    return await waiting.release(session, core, sync_id)
 
 
 async def disconnected(session: AsyncSession, platform: str) -> bool:

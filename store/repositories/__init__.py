@@ -7,7 +7,8 @@ from store.repositories.base import Repo
 from store.repositories.directory import Directory
 from store.repositories.outbox import Outbox
 from store.repositories.records import Audit, Connections, Events, PendingActions
-from store.repositories.subscriptions import Disconnections, HeldRows, RelayFigures, Subscriptions
+from store.repositories.relay import RelayMessages, RelayPosts, RelayPrompts, RelayThreads
+from store.repositories.subscriptions import Disconnections, RelayFigures, Subscriptions
 from store.repositories.syncs import Grants, Syncs
 
 __all__ = [
@@ -17,10 +18,13 @@ __all__ = [
     "Disconnections",
     "Events",
     "Grants",
-    "HeldRows",
     "Outbox",
     "PendingActions",
     "RelayFigures",
+    "RelayMessages",
+    "RelayPosts",
+    "RelayPrompts",
+    "RelayThreads",
     "Repo",
     "Subscriptions",
     "Syncs",

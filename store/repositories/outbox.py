@@ -1,4 +1,9 @@
-"""Outbox rows: queued idempotently, leased by one worker at a time, finished by their claim."""
+"""Outbox rows: queued idempotently, leased by one worker at a time, finished by their claim.
+
+Rows that share an `ordering_key` (one relayed conversation) are delivered one at a time in id
+order: a row is claimable only while no older row with its key is pending or waiting, so a
+retried message holds back the ones after it in its conversation, and no others.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from store.models import OutboxItem
 from store.repositories.base import Repo
 from store.upsert import insert_ignore
+
+# States of an older row that hold back the later rows of its ordering key.
+BLOCKING = ("pending", "waiting")
+_Older = aliased(OutboxItem)
 
 
 class Outbox(Repo):
@@ -20,11 +30,18 @@ class Outbox(Repo):
 
     @staticmethod
     def _claimable(now: datetime) -> list[ColumnElement[bool]]:
-        """Every condition a claim relies on: still pending, due, and nobody's live lease."""
+        """Every condition a claim relies on: still pending, due, nobody's live lease, and no
+        older row of its ordering key still to deliver (so one row per key is ever leased)."""
+        older = exists().where(
+            _Older.ordering_key == OutboxItem.ordering_key,
+            _Older.id < OutboxItem.id,
+            _Older.state.in_(BLOCKING),
+        )
         return [
             OutboxItem.state == "pending",
             OutboxItem.next_attempt_at <= now,
             or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+            or_(OutboxItem.ordering_key.is_(None), ~older),
         ]
 
     def due(self, now: datetime, limit: int, platforms: Sequence[str]) -> Select[int]:
@@ -83,6 +100,27 @@ class Outbox(Repo):
             )
             .values(claimed_until=until)
         )
+
+    async def release(self, sync_id: int, now: datetime) -> int:
+        """Waiting rows of a sync back to pending, due now (the person linked again)."""
+        result = await self.session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.sync_id == sync_id, OutboxItem.state == "waiting")
+            .values(state="pending", next_attempt_at=now, claimed_until=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def expired_waiting(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """Waiting rows past their deadline (`next_attempt_at`), locked so that one process
+        expires each."""
+        result = await self.session.execute(
+            select(OutboxItem)
+            .where(OutboxItem.state == "waiting", OutboxItem.next_attempt_at <= now)
+            .order_by(OutboxItem.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(result.scalars())
 
     async def pending_count(self) -> int:
         return int(

@@ -160,19 +160,6 @@ class Subscriptions(Repo):
         return {(p, s): int(n) for p, s, n in result.all()}
 
 
-class HeldRows(Repo):
-    """Outbox rows a refused token holds in state `waiting` (sealed text kept)."""
-
-    async def release(self, sync_id: int, now: datetime) -> int:
-        """The person linked again: their waiting rows go back to pending, due now."""
-        result = await self.session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.state == "waiting", OutboxItem.sync_id == sync_id)
-            .values(state="pending", next_attempt_at=now, claimed_until=None)
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 class Disconnections(Repo):
     """Platforms that removed the app: nothing is sent to them until they are connected again."""
 

@@ -25,6 +25,8 @@ from bot.outbox_kinds import (
     SendDm,
     UpdateDm,
 )
+from bot.relay.kinds import RelayCapture, RelayPost
+from bot.relay.subscriptions import Backfill, Subscribe, Unsubscribe
 from bot.types import Identity, Message, MessageRef, PlatformUserId, ReplyTarget, TokenGrant
 from store.models import OutboxItem
 from tests.bot.test_delivery import BOB, FAKE, NOW, FakePlatform, make_core
@@ -120,11 +122,9 @@ async def test_rows_queued_before_sealing_still_read_back(core: Core) -> None:
 
 
 def test_the_table_holds_every_kind_once() -> None:
-    kinds = (SendDm, UpdateDm, Reply, Revoke, RevokeSignIn, ImportAndReport, RunImport)
-    # The relay's kinds register themselves from bot/relay (tests/bot/test_relay_life_*).
-    assert {n: k for n, k in KINDS.items() if not n.startswith("relay_")} == {
-        k.name: k for k in kinds
-    }
+    relay = (RelayPost, RelayCapture, Subscribe, Unsubscribe, Backfill)
+    kinds = (SendDm, UpdateDm, Reply, Revoke, RevokeSignIn, ImportAndReport, RunImport, *relay)
+    assert KINDS == {k.name: k for k in kinds}
     assert [k for k in kinds if k.background] == [ImportAndReport, RunImport]
     assert [k for k in kinds if not k.paced] == [ImportAndReport, RunImport]
 
