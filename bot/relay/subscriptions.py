@@ -28,11 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.core import Core
 from bot.outbox_kinds import KINDS, Kind, Queued, Result, load_grant
-from bot.relay import tokens
+from bot.relay import people, tokens
 from bot.types import (
     DmSeen,
     PermanentFailure,
-    RetryLater,
     Subscription,
     SubscriptionNotice,
     TokenRefused,
@@ -87,19 +86,6 @@ def _load(data: dict[str, Any]) -> Subscription:
     )
 
 
-def _adapter(core: Core, platform: str) -> Any:
-    adapter = tokens.relay_adapter(core, platform)
-    if adapter is None:
-        raise PermanentFailure(platform, "the platform does not relay direct messages")
-    return adapter
-
-
-async def _disconnected(core: Core, platform: str) -> None:
-    async with core.sessions() as session:
-        if await tokens.disconnected(session, platform):
-            raise RetryLater(platform, "the platform removed the app; waiting for it to return")
-
-
 async def record(
     session: AsyncSession, core: Core, person_id: int, platform: str, owner: str, sub: Subscription
 ) -> None:
@@ -141,8 +127,8 @@ class Subscribe(Kind):
 
     @override
     async def run(self, core: Core, row: Queued) -> Result:
-        adapter = _adapter(core, row.platform)
-        await _disconnected(core, row.platform)
+        # (a disconnected platform's rows are not claimed: bot.delivery)
+        adapter = people.relay_adapter(core, row.platform)
         async with core.sessions() as session:
             sync = await Syncs(session).get(self.person_id, row.platform)
             current = await Subscriptions(session).get(self.person_id, row.platform)
@@ -227,8 +213,8 @@ class Unsubscribe(Kind):
 
     @override
     async def run(self, core: Core, row: Queued) -> Result:
-        adapter = _adapter(core, row.platform)
-        await _disconnected(core, row.platform)
+        # (a disconnected platform's rows are not claimed: bot.delivery)
+        adapter = people.relay_adapter(core, row.platform)
         try:
             await adapter.unsubscribe(load_grant(self.grant), _load(self.subscription))
         except TokenRefused:  # the token is gone already, and its subscription with it
@@ -263,8 +249,8 @@ class Backfill(Kind):
 
     @override
     async def run(self, core: Core, row: Queued) -> Result:
-        adapter = _adapter(core, row.platform)
-        await _disconnected(core, row.platform)
+        # (a disconnected platform's rows are not claimed: bot.delivery)
+        adapter = people.relay_adapter(core, row.platform)
         async with core.sessions() as session:
             current = await Subscriptions(session).get(self.person_id, row.platform)
         if current is None or current.state != "active":

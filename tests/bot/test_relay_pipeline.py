@@ -505,9 +505,9 @@ async def test_a_refused_token_waits_then_is_delivered_after_relinking(relay: Re
             )
         ).one()
     assert (sync.status, sync.reason) == ("failed", "token_revoked")
-    assert next(text for user, text in relay.slack.dms if user == "U_ADA").startswith(
-        "Your message to Bob is waiting"
-    )
+    told = [text for user, text in relay.slack.dms if user == "U_ADA"]
+    assert sum(t.startswith("Link your Teams account again") for t in told) == 1  # one DM
+    assert sum(t.startswith("Your message to Bob is waiting") for t in told) == 1
     # A third message while the sync is failed: routed straight to waiting.
     await relay.seen("slack", "8.3", "U_ADA", "U_BOB", text="three")
     # Ada links again: the sync is synced, her rows are released.
@@ -635,7 +635,7 @@ async def test_a_capture_whose_token_is_refused_waits(relay: Relay) -> None:
     assert (sync.status, sync.reason, capture.sync_id) == ("failed", "token_revoked", sync.id)
 
 
-async def test_subscription_and_access_notices_are_recorded(relay: Relay) -> None:
+async def test_subscription_and_access_notices_reach_the_lifecycle(relay: Relay) -> None:
     handle = make_handler(relay.core)
     notice = SubscriptionNotice(Platform("teams"), "n1", PlatformUserId("T_ADA"), "sub-1", "missed")
     revoked = AccessRevoked(Platform("slack"), "n2", (PlatformUserId("U_BOB"),))
@@ -643,7 +643,8 @@ async def test_subscription_and_access_notices_are_recorded(relay: Relay) -> Non
     assert type(await handle(revoked)).__name__ == "Answered"
     async with relay.core.sessions() as session:
         actions = [e.action for e in (await session.scalars(select(AuditEntry))).all()]
-    assert actions == ["relay.subscription_notice", "relay.access_revoked"]
+    # Nobody has a subscription "sub-1"; Bob's Slack token was refused: his sync fails.
+    assert actions[:2] == ["relay.notice_unknown", "sync.failed"]
 
 
 async def test_two_processes_relay_a_message_seen_by_both_once(
