@@ -150,7 +150,7 @@ async def test_revoked_token_waits_for_consent(harness: Harness, p: str, q: str)
     assert len(consent) == 1, [s.text for s in news]
     assert await h.agents[p].press(ADA, consent[0], "mio:consent:allow") == 200
     await settle(h)
-    (url,) = h.agents[p].dms(ADA)[-1].links
+    (url,) = [link for s in h.agents[p].dms(ADA)[before:] for link in s.links]
     callback = await h.agents[q].authorize(url, ADA)
     async with h.http.get(callback) as resp:
         assert resp.status == 200, await resp.text()
