@@ -49,12 +49,14 @@ async def tour(console: Console, sandbox: Sandbox, worker: Worker, say: Say) -> 
     await _allow_on_teams(console, teams, slack, bob_t, bob_s, settle)
 
     said = "Hi Bob! Are we still on for *lunch* at noon? :sandwich:"
-    console.print(f"\n[bold cyan]Ada types on Slack, to Bob:[/bold cyan] {said}", markup=True)
+    console.print("\n[bold cyan]Ada types on Slack, to Bob:[/bold cyan]")
+    console.print(f"   │ {said}", markup=False, emoji=False)
     await slack.user_dm(ada_s, bob_s, said)
     await settle()
     _show_last(console, "Bob sees on Teams, from Ada", teams.conversation(bob_t, ada_t))
     said = "Yes! See you at <b>noon</b> 👍"
-    console.print(f"\n[bold cyan]Bob answers on Teams:[/bold cyan] {said}")
+    console.print("\n[bold cyan]Bob answers on Teams:[/bold cyan]")
+    console.print(f"   │ {said}", markup=False, emoji=False)
     await teams.user_dm(bob_t, ada_t, said)
     await settle()
     _show_last(console, "Ada sees on Slack, from Bob", slack.conversation(ada_s, bob_s))
@@ -62,15 +64,16 @@ async def tour(console: Console, sandbox: Sandbox, worker: Worker, say: Say) -> 
     await say(f"primary {TERI} teams")
     await _confirmed(say, slack, ada_s, f"sync {TERI} slack", settle)  # represented: no Slack
     said = "Ada, could you review my pull request?"
-    console.print(
-        f"\n[bold cyan]Teri (no Slack account) types on Teams, to Ada:[/bold cyan] {said}"
-    )
+    console.print("\n[bold cyan]Teri (no Slack account) types on Teams, to Ada:[/bold cyan]")
+    console.print(f"   │ {said}", markup=False, emoji=False)
     await teams.user_dm(teri_t, ada_t, said)
     await settle()
     shown = slack.inbox(ada_s)[-1]
-    console.print("[bold]Ada sees on Slack, from the Mio bot:[/bold]")
-    console.print(f"   │ {shown.text}", markup=False)
-    console.print("[bold cyan]Ada answers in that thread:[/bold cyan] On it, this afternoon.")
+    console.print("[bold]Ada sees on Slack, from the Mio bot, in a thread for Teri:[/bold]")
+    console.print(f"   │ {shown.username or 'Mio'} · APP", markup=False, emoji=False)
+    console.print(f"   │ {shown.text}", markup=False, emoji=False)
+    console.print("\n[bold cyan]Ada answers in that thread:[/bold cyan]")
+    console.print("   │ On it, this afternoon.", markup=False)
     await slack.user_to_bot(ada_s, "On it, this afternoon.", thread_id=shown.ts)
     await settle()
     _show_last(console, "Teri sees on Teams, from Ada", teams.conversation(teri_t, ada_t))
@@ -140,4 +143,4 @@ def _show_last(console: Console, who: str, conversation: list[Any]) -> None:
     console.print(f"[bold]{who}:[/bold]")
     text = conversation[-1].text if conversation else "(nothing arrived)"
     for line in str(text).splitlines() or [""]:
-        console.print(f"   │ {line}", markup=False)
+        console.print(f"   │ {line}", markup=False, emoji=False)
