@@ -88,6 +88,15 @@ class RelayStandIn(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A request the stand-in made to the bot (a signed webhook), byte for byte."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
 class FakeService(abc.ABC):
     """Base of a platform stand-in: subclasses add routes in `setup_routes`."""
 
@@ -101,6 +110,7 @@ class FakeService(abc.ABC):
         self._runner: web.AppRunner | None = None
         # The stand-in's own client: the webhooks it delivers, the sign-in pages it walks.
         self._session: aiohttp.ClientSession | None = None
+        self.sent: list[Sent] = []  # every POST to the bot, for `send_again`
 
     # -- lifecycle -------------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -125,8 +135,37 @@ class FakeService(abc.ABC):
         assert server is not None and isinstance(server, asyncio.Server)
         bound = server.sockets[0].getsockname()[1]
         self.url = f"http://{host}:{bound}"
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(trace_configs=[self.tracer()])
         return self.url
+
+    def tracer(self) -> aiohttp.TraceConfig:
+        """Records each POST this stand-in makes to the bot exactly as sent, so a test can send
+        it again the way the platform retries a delivery (`send_again`)."""
+        trace = aiohttp.TraceConfig()
+
+        async def started(_: Any, ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
+            ctx.headers, ctx.chunks = dict(params.headers), []
+
+        async def chunk(_: Any, ctx: Any, params: aiohttp.TraceRequestChunkSentParams) -> None:
+            ctx.chunks.append(params.chunk)
+
+        async def ended(_: Any, ctx: Any, params: aiohttp.TraceRequestEndParams) -> None:
+            url = str(params.url)
+            if params.method == "POST" and self.bot_url and url.startswith(self.bot_url):
+                self.sent.append(Sent(url, ctx.headers, b"".join(ctx.chunks)))
+
+        trace.on_request_start.append(started)
+        trace.on_request_chunk_sent.append(chunk)
+        trace.on_request_end.append(ended)
+        return trace
+
+    async def send_again(self, index: int = -1) -> int:
+        """Send a delivery again, byte for byte, as the platform does when it retries one;
+        returns the bot's status."""
+        sent = self.sent[index]
+        async with aiohttp.ClientSession() as http:
+            async with http.post(sent.url, data=sent.body, headers=sent.headers) as resp:
+                return resp.status
 
     async def stop(self) -> None:
         if self._session is not None:

@@ -116,7 +116,7 @@ class WebexSandbox(WebexRelayStandIn, FakeService):
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         url = await super().start(host, port)
-        await self.hooks.start()
+        await self.hooks.start(self.tracer())
         return url
 
     async def stop(self) -> None:

@@ -69,8 +69,8 @@ class WebhookRegistry:
         app.router.add_put("/v1/webhooks/{hook_id}", self._update)
         app.router.add_delete("/v1/webhooks/{hook_id}", self._delete)
 
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+    async def start(self, trace: aiohttp.TraceConfig | None = None) -> None:
+        self._session = aiohttp.ClientSession(trace_configs=[trace] if trace else None)
 
     async def stop(self) -> None:
         if self._pending:

@@ -47,6 +47,11 @@ async def test_consent_both_ways(harness: Harness, p: str, q: str) -> None:
     await h.agents[p].write_dm(ADA, BOB, "Are we still on for 3pm?")
     await settle(h)
     assert texts(h, q, BOB, ADA) == ["Are we still on for 3pm?"]
+    # The platform delivers the same notification again (a retry): nothing is doubled.
+    assert h.sandbox.services[p].sent, "the stand-in delivered nothing to the bot"
+    assert await h.sandbox.services[p].send_again() < 300
+    await settle(h)
+    assert texts(h, q, BOB, ADA) == ["Are we still on for 3pm?"]
     ada_on_q = h.agents[q].user_id(ADA)
     assert [m.sender_id for m in h.agents[q].conversation(BOB, ADA)] == [ada_on_q]
     await h.agents[q].write_dm(BOB, ADA, "Yes, see you there")
