@@ -120,7 +120,7 @@ class InboxPage:
         if stand_in is None:
             raise web.HTTPNotFound(text=f"People cannot message each other on {platform} here.")
         names = dict(people)
-        messages = inbox_dm.conversation_html(stand_in, user_id, other_id, names)
+        messages = inbox_dm.conversation_html(platform, stand_in, user_id, other_id, names)
         if request.query.get("fragment") == "1":
             return web.Response(text=messages, content_type="text/html")
         composer = inbox_dm.composer_html(platform, user_id, other_id, names[other_id])

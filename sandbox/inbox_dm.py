@@ -4,13 +4,15 @@ their 1:1 on a stand-in, natively, and reads what arrives there (relayed message
 Typing goes through the stand-in's `user_dm`, which fires the platform's own user events,
 Graph subscriptions or user webhooks exactly as the real platform would: the bot learns of
 the message the way it would in production. Reading goes through `conversation`. Texts are
-the platform's own markup, shown escaped: this page never interprets what people wrote.
+the platform's own markup, escaped, with only a few exact bold/italic/strike/code marks drawn
+(`native_html`): this page never interprets anything else people wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import re
 from typing import cast
 from urllib.parse import quote, urlencode
 
@@ -43,18 +45,38 @@ def rail_html(
 
 
 def conversation_html(
-    stand_in: RelayStandIn, user_id: str, other_id: str, names: dict[str, str]
+    platform: str, stand_in: RelayStandIn, user_id: str, other_id: str, names: dict[str, str]
 ) -> str:
     """The 1:1 between the two people, oldest first; the newest is last."""
-    items = [_message_html(m, names) for m in stand_in.conversation(user_id, other_id)]
+    conversation = stand_in.conversation(user_id, other_id)
+    items = [_message_html(platform, m, names) for m in conversation]
     body = "".join(items) or '<li class="empty">No messages yet. Say hello.</li>'
     return f'<ol class="messages">{body}</ol>'
 
 
-def _message_html(message: NativeDm, names: dict[str, str]) -> str:
+# A few of each platform's own marks, drawn as the platform's client would. The text is
+# escaped first; only these exact, attribute-free forms are turned back into tags.
+_TAGS = re.compile(r"&lt;(/?)(b|strong|i|em|s|strike|del|code|pre)&gt;|&lt;br ?/?&gt;")
+_MARKS = {
+    "slack": [(r"\*([^*\n]+)\*", "b"), (r"(?<!\w)_([^_\n]+)_(?!\w)", "i"), (r"~([^~\n]+)~", "s")],
+    "webex": [(r"\*\*([^*\n]+)\*\*", "b"), (r"(?<!\w)_([^_\n]+)_(?!\w)", "i")],
+}
+
+
+def native_html(platform: str, text: str) -> str:
+    """`text` in the platform's markup, escaped, with its bold/italic/strike/code drawn."""
+    shown = _e(text)
+    if platform == "teams":
+        shown = _TAGS.sub(lambda m: f"<{m.group(1)}{m.group(2)}>" if m.group(2) else "<br>", shown)
+    for pattern, tag in _MARKS.get(platform, []):
+        shown = re.sub(pattern, rf"<{tag}>\1</{tag}>", shown)
+    return shown.replace("\n", "<br>")
+
+
+def _message_html(platform: str, message: NativeDm, names: dict[str, str]) -> str:
     name = names.get(message.sender_id, message.sender_id)
     initial = (name[:1] or "?").upper()
-    text = "<br>".join(_e(line) for line in message.text.split("\n"))
+    text = native_html(platform, message.text)
     return (
         f'<li class="msg person"><div class="avatar" aria-hidden="true">{_e(initial)}</div>'
         f'<div class="body"><div class="meta"><strong>{_e(name)}</strong></div>'

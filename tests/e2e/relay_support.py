@@ -46,11 +46,15 @@ async def link(h: Harness, who: str, primary: str, secondary: str) -> None:
     """A consent sync of `who` onto `secondary`: confirmed, allowed, authorized."""
     seen = await h.agents[primary].command(ADMIN, f"sync {who} {secondary}")
     assert "consent sync" in seen.text, seen.text
+    before = len(h.agents[primary].dms(who))
     await h.press_and_read(primary, ADMIN, seen, "mio:confirm")
     await h.deliver()
+    # (where the app's own worker runs too, it may be the one delivering: wait for it)
+    await h.wait_for(lambda: len(h.agents[primary].dms(who)) > before, tries=500)
     dm = h.agents[primary].dms(who)[-1]
     assert await h.agents[primary].press(who, dm, "mio:consent:allow") == 200
     await h.deliver()
+    await h.wait_for(lambda: h.agents[primary].dms(who)[-1].links, tries=500)
     (url,) = h.agents[primary].dms(who)[-1].links
     callback = await h.agents[secondary].authorize(url, who)
     async with h.http.get(callback) as resp:
