@@ -10,7 +10,7 @@ redelivered) queues one post and tells nobody twice (issue 10 "What must hold" 2
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.core import Core
 from bot.prose import Prose
-from bot.relay import mentions, people, tell
+from bot.relay import mentions, people, tell, tokens
 from bot.relay.kinds import RelayPost
-from bot.relay.routing import Deliver, NotRelayed, PersonView, Reason, Verdict, conversation_key
+from bot.relay.routing import (
+    Deliver,
+    NotRelayed,
+    PersonView,
+    Reason,
+    Verdict,
+    Via,
+    conversation_key,
+)
 from bot.relay.routing import route as decide
 from bot.types import Sender
 from store.repositories import RelayMessages
@@ -52,6 +60,15 @@ async def relay(
         return None
     now = core.clock.now()
     verdict = decide(sender, recipient, source.platform, now)
+    if (
+        isinstance(verdict, Deliver)
+        and verdict.via is Via.USER
+        and verdict.waiting_until is None
+        and not await tokens.covers_relay(session, core, sender.person_id, verdict.target)
+    ):
+        # Linked before the relay asked for its scopes: through the bot until they link again
+        # (they were asked to, once: bot.relay.tokens.ask_relink).
+        verdict = replace(verdict, via=Via.BOT, sync_id=None)
     if isinstance(verdict, NotRelayed) and verdict.reason is Reason.NOT_A_RELAY:
         return verdict  # written where the recipient lives (or our own post's echo): no trace
     message_id = await _record(session, source, sender, recipient, verdict, now)

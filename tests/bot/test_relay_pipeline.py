@@ -340,6 +340,20 @@ async def test_consent_to_consent_both_ways_as_the_sender(relay: Relay) -> None:
     assert all(row.secret is None for row in await relay.rows(OutboxItem))  # text erased
 
 
+async def test_a_sender_linked_without_the_relay_scopes_goes_through_the_bot(
+    relay: Relay,
+) -> None:
+    """Linked before the relay asked for its scopes: shown "needs re-link", relayed by the bot
+    until they link again."""
+    relay.teams.relay_scopes = frozenset({"Chat.ReadWrite", "a-scope-the-grant-lacks"})
+    await relay.seen("slack", "1.1", "U_ADA", "U_BOB")
+    await relay.deliver()
+    (post,) = relay.teams.posts
+    assert (post.as_user, post.to, post.plain) == (None, "T_BOB", SECRET_TEXT)
+    (message,) = await relay.rows(RelayMessage)
+    assert (message.via, message.state) == ("bot", "delivered")
+
+
 async def test_the_echo_of_our_post_is_dropped(relay: Relay) -> None:
     await relay.seen("slack", "1.1", "U_ADA", "U_BOB")
     await relay.deliver()
