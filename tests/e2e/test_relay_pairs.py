@@ -88,9 +88,11 @@ async def test_represented_sender_and_recipient(harness: Harness, p: str, q: str
 
 @pytest.mark.parametrize(("p", "q"), PAIRS)
 async def test_retries_keep_the_order(harness: Harness, p: str, q: str) -> None:
+    """A lost answer, a 5xx and a 429 while posting: each message arrives once, in order."""
     h = harness
     await both_linked(h, p, q)
     service = h.sandbox.services[q]
+    service.drop_answer(POST_PATH[q])  # posted, but the answer is lost: found, not re-posted
     service.fail(POST_PATH[q], 503)
     service.fail(POST_PATH[q], 429, headers={"Retry-After": "1"})
     for text in ("first", "second", "third"):
