@@ -164,7 +164,8 @@ async def _show_next_steps(
     )
     console.print(
         f"Sandbox inbox:  {url}/sandbox   (be any demo user: read their DMs, "
-        "press buttons, type /mio in chat)",
+        "press buttons, type /mio in chat, write to another person: Ada on Slack and Bob "
+        "on Teams are linked)",
         markup=False,
     )
     env_file = write_env_file(db.parent / "demo.env", settings)
