@@ -65,7 +65,6 @@ async def test_a_platform_admin_never_imported_counts_and_a_stranger_does_not(
         "sync bob@acme.test myspace",
         "status bob@acme.test",  # would show Bob's accounts
         "primary nobody@acme.test slack",  # would say whether the person exists
-        "frobnicate",
         "help nonsense",
         "import teams",
     ],
@@ -78,6 +77,16 @@ async def test_non_admins_are_refused_before_parsing(harness: Harness, text: str
     async with h.core.sessions() as session:
         audit = [e for e in await Audit(session).recent(20) if e.action == "command.refused"]
     assert audit and audit[0].actor == CAROL and audit[0].detail["text"] == text
+
+
+async def test_words_that_are_no_command_are_for_the_relay(harness: Harness) -> None:
+    """Typed to the bot, a message that starts with no command word is for the relay: a
+    person who names nobody is told how to write to someone (nothing about the org); as a
+    slash command it is still refused."""
+    h = harness
+    assert refused(await h.command("slack", CAROL, "frobnicate"))
+    answer = await h.command("zoom", CAROL, "frobnicate")
+    assert "To write to someone through Mio" in answer, answer
 
 
 async def test_non_admins_may_read_help_and_learn_what_they_can_do(harness: Harness) -> None:
