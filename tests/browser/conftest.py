@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, async_playwright
 
@@ -54,10 +56,11 @@ class Site:
         return SCREENSHOTS / f"{name}.png"
 
 
-@pytest.fixture
-async def site(db_url: str) -> AsyncIterator[Site]:
+@asynccontextmanager
+async def running(db_url: str, platforms: list[str]) -> AsyncIterator[tuple[web.Application, Site]]:
+    """The app as `mio demo` runs it, its worker on, the inbox mounted, over `platforms`."""
     org = load_org()
-    sandbox = Sandbox(org, ["slack", "zoom"])
+    sandbox = Sandbox(org, platforms)
     await sandbox.start()
     port = free_port()
     await upgrade(db_url)
@@ -69,10 +72,16 @@ async def site(db_url: str) -> AsyncIterator[Site]:
     url = f"http://127.0.0.1:{port}"
     sandbox.point_at(url)
     try:
-        yield Site(app[CORE], clock, sandbox, org, url)
+        yield app, Site(app[CORE], clock, sandbox, org, url)
     finally:
         await server.close()
         await sandbox.stop()
+
+
+@pytest.fixture
+async def site(db_url: str) -> AsyncIterator[Site]:
+    async with running(db_url, ["slack", "zoom"]) as (_, started):
+        yield started
 
 
 @pytest.fixture

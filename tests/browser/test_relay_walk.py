@@ -10,19 +10,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from bot.app import WORKER, create_app
-from bot.clock import ManualClock
+from bot.app import WORKER
 from bot.directory import import_platform
-from bot.web import CORE
-from sandbox.inbox import InboxPage
-from sandbox.org import load_org
-from sandbox.runner import Sandbox
-from store.db import upgrade
-from tests.browser.conftest import SCREENSHOTS
-from tests.e2e.conftest import Harness, free_port, make_agents, settings_for
+from tests.browser.conftest import SCREENSHOTS, running
+from tests.e2e.conftest import Harness, make_agents
 from tests.e2e.relay_support import ADA, BOB, both_linked, represent, set_primary
 
 TERI = "teri@acme.test"
@@ -30,29 +23,16 @@ TERI = "teri@acme.test"
 
 @pytest.fixture
 async def relay_site(db_url: str) -> AsyncIterator[Harness]:
-    """Slack and Teams stand-ins, the app with its worker running and the inbox mounted."""
-    org = load_org()
-    sandbox = Sandbox(org, ["slack", "zoom", "teams"])
-    await sandbox.start()
-    port = free_port()
-    await upgrade(db_url)
-    clock = ManualClock()
-    app = create_app(settings_for(sandbox, db_url, port), clock=clock, tick_seconds=3600)
-    app.add_routes(InboxPage(sandbox).routes())
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    url = f"http://127.0.0.1:{port}"
-    sandbox.point_at(url)
-    core = app[CORE]
-    async with aiohttp.ClientSession() as http:
-        try:
-            for platform in core.platforms:
-                await import_platform(core, platform, "test")
-            agents = make_agents(sandbox, org)
-            yield Harness(core, app[WORKER], clock, sandbox, org, url, http, agents)
-        finally:
-            await server.close()
-            await sandbox.stop()
+    """Slack and Teams stand-ins (and Zoom, the required platform), everyone imported."""
+    async with running(db_url, ["slack", "zoom", "teams"]) as (app, site):
+        core = site.core
+        for platform in core.platforms:
+            await import_platform(core, platform, "test")
+        agents = make_agents(site.sandbox, site.org)
+        async with aiohttp.ClientSession() as http:
+            yield Harness(
+                core, app[WORKER], site.clock, site.sandbox, site.org, site.url, http, agents
+            )
 
 
 def chat(h: Harness, platform: str, email: str, other: str | None = None) -> str:

@@ -13,28 +13,11 @@ from sqlalchemy import func, select
 from store.models import OutboxItem
 from store.relay_models import RelayMessage
 from tests.e2e.conftest import ADMIN, Harness
+from tests.e2e.test_pairs import REPRESENTED as REPRESENTED  # who the bot represents where
 
 PLATFORMS = ("slack", "zoom", "teams", "webex")
 PAIRS = [pytest.param(p, q, id=f"{p}-to-{q}") for p, q in permutations(PLATFORMS, 2)]
 ADA, BOB = ADMIN, "bob@acme.test"
-
-# Someone with an account on the sender's platform but none on the recipient's primary: the
-# bot represents them there (as in tests/e2e/test_pairs.py). Nobody without a Zoom account can
-# be synced while Zoom is required, so those pairs turn the rule off.
-REPRESENTED = {
-    ("slack", "teams"): "carol",
-    ("slack", "webex"): "carol",
-    ("zoom", "slack"): "erin",
-    ("zoom", "teams"): "erin",
-    ("zoom", "webex"): "erin",
-    ("teams", "slack"): "teri",
-    ("teams", "webex"): "teri",
-    ("webex", "slack"): "wes",
-    ("webex", "teams"): "wes",
-    ("slack", "zoom"): "dan",
-    ("teams", "zoom"): "tess",
-    ("webex", "zoom"): "vic",
-}
 
 
 async def set_primary(h: Harness, who: str, platform: str) -> None:
