@@ -35,23 +35,32 @@ class DatabaseRateGate:
         self._sessions = sessions
         self._clock = clock
         self._sleep = sleep
+        # The callers in this process take a key's turns one at a time: the database decides
+        # between processes, and the callers of one process never race each other for its row
+        # (fifty posts of one batch each retrying a lost swap cost fifty squared statements).
+        self._turns: dict[str, asyncio.Lock] = {}
+
+    def _turn(self, key: str) -> asyncio.Lock:
+        return self._turns.setdefault(key, asyncio.Lock())
 
     async def take(self, key: str, pace: Pace) -> float:
-        while True:
-            state = await self._state(key)
-            now = self._clock()
-            wait = pace.delay(state.marks, now)
-            if wait > 0:
-                await self._sleep(wait)
-            elif await self._swap(key, state, pace.counted(state.marks, now)):
-                return now
-            # else another process took a turn since the read: look again at once
+        async with self._turn(key):
+            while True:
+                state = await self._state(key)
+                now = self._clock()
+                wait = pace.delay(state.marks, now)
+                if wait > 0:
+                    await self._sleep(wait)
+                elif await self._swap(key, state, pace.counted(state.marks, now)):
+                    return now
+                # else another process took a turn since the read: look again at once
 
     async def answered(self, key: str, pace: Pace, mark: float) -> None:
-        while True:
-            state = await self._state(key)
-            if await self._swap(key, state, pace.moved(state.marks, mark, self._clock())):
-                return
+        async with self._turn(key):
+            while True:
+                state = await self._state(key)
+                if await self._swap(key, state, pace.moved(state.marks, mark, self._clock())):
+                    return
 
     async def pause(self, key: str, until: datetime) -> None:
         async with self._sessions() as session, session.begin():
