@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self, override
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,11 @@ from bot.types import (
 from store.repositories import Audit, RelayMessages, RelayPosts, RelayThreads
 
 log = logging.getLogger(__name__)
+
+# How far the platform's clock may be behind ours when an unanswered post is looked for: the
+# look-up starts this much before the row was queued, so a post the platform dated a little
+# "earlier" is still found (a double is worse than the rare identical text matched early).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,8 @@ class RelayPost(Kind):
         """After an unanswered attempt: the post if it was made, else none and whether posting
         again may double it (the look-up itself was impossible)."""
         try:
-            found = await adapter.find_post(grant, self.to, self.prose, self.queued_at)
+            since = self.queued_at - CLOCK_SKEW
+            found = await adapter.find_post(grant, self.to, self.prose, since)
         except TokenRefused:
             raise
         except RetryLater as exc:  # still unknown: stay marked, look again next time
