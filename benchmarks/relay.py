@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +36,14 @@ from sqlalchemy import func, select  # noqa: E402
 from benchmarks import seed  # noqa: E402
 from benchmarks.memory import memory_mb  # noqa: E402
 from benchmarks.relay_setup import Linker, Pair, import_directories, pairs, wait_linked  # noqa: E402
-from benchmarks.webhooks import cpu_seconds, free_port, mio_argv, mio_env, server  # noqa: E402
+from benchmarks.webhooks import (  # noqa: E402
+    cpu_seconds,
+    database,
+    free_port,
+    mio_argv,
+    mio_env,
+    server,
+)
 from sandbox.runner import Sandbox  # noqa: E402
 from sandbox.slack import SlackSandbox  # noqa: E402
 from sandbox.zoom import ZoomSandbox  # noqa: E402
@@ -72,21 +77,6 @@ class Run:
     rss: list[float] = field(default_factory=list)
     server_cpu: float = 0.0
     bench_cpu: float = 0.0
-
-
-@contextlib.asynccontextmanager
-async def database() -> AsyncIterator[str]:
-    """A database of this benchmark's own, dropped afterwards (never `test`)."""
-    admin = make_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-            await conn.exec_driver_sql(f'CREATE DATABASE "{PG_DATABASE}"')
-        yield f"{PG_SERVER}/{PG_DATABASE}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-        await admin.dispose()
 
 
 async def type_messages(slack: SlackSandbox, convs: list[Pair], run: Run, seconds: float) -> None:
@@ -263,7 +253,7 @@ async def serve_and_measure(sandbox: Sandbox, args: argparse.Namespace) -> list[
     convs = pairs(sandbox.org, args.pairs)
     with tempfile.TemporaryDirectory(prefix="mio-bench-relay-") as tmp:
         work = Path(tmp)
-        async with database() as url:
+        async with database("postgresql", Path(), PG_DATABASE) as url:
             await upgrade(url)
             port = free_port()
             sandbox.point_at(f"http://127.0.0.1:{port}")

@@ -173,19 +173,20 @@ async def allowed(url: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def database(kind: str, work: Path) -> AsyncIterator[str]:
+async def database(kind: str, work: Path, name: str = PG_DATABASE) -> AsyncIterator[str]:
+    """A database of the benchmark's own (`name` on PostgreSQL), dropped afterwards."""
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{work / 'bench.db'}"
         return
     admin = make_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-            await conn.exec_driver_sql(f'CREATE DATABASE "{PG_DATABASE}"')
-        yield f"{PG_SERVER}/{PG_DATABASE}"
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield f"{PG_SERVER}/{name}"
     finally:
         async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.dispose()
 
 

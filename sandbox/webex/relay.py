@@ -57,17 +57,25 @@ class RelayLists:
             None,
         )
 
-    def _newest_first(self, room: Room) -> list[SandboxMessage]:
-        found = [m for m in self._state.messages.values() if m.room_id == room.id]
-        return [m for m in reversed(found) if not m.deleted]
-
-    async def _direct(self, request: web.Request) -> web.Response:
-        token = self._state.scoped(request, "spark:messages_read")
+    def _listing(self, request: web.Request, scope: str) -> tuple[Token, int] | web.Response:
+        """A list call's caller (a token with `scope`) and page size, or Webex's refusal."""
+        token = self._state.scoped(request, scope)
         if isinstance(token, web.Response):
             return token
         size = _size(request)
         if isinstance(size, web.Response):
             return size
+        return token, size
+
+    def _newest_first(self, room: Room) -> list[SandboxMessage]:
+        found = [m for m in self._state.messages.values() if m.room_id == room.id]
+        return [m for m in reversed(found) if not m.deleted]
+
+    async def _direct(self, request: web.Request) -> web.Response:
+        checked = self._listing(request, "spark:messages_read")
+        if isinstance(checked, web.Response):
+            return checked
+        token, size = checked
         other: Person | None = None
         if person_id := request.query.get("personId"):
             other = self._state.person(person_id)
@@ -80,12 +88,10 @@ class RelayLists:
         return web.json_response({"items": [m.public() for m in items]})
 
     async def _list(self, request: web.Request) -> web.Response:
-        token = self._state.scoped(request, "spark:messages_read")
-        if isinstance(token, web.Response):
-            return token
-        size = _size(request)
-        if isinstance(size, web.Response):
-            return size
+        checked = self._listing(request, "spark:messages_read")
+        if isinstance(checked, web.Response):
+            return checked
+        token, size = checked
         room = self._state.rooms.get(request.query.get("roomId", ""))
         if room is None or token.person_id not in room.members:
             return error(404, "Could not find a room with the provided ID.")
@@ -111,12 +117,10 @@ class RelayLists:
         }
 
     async def _rooms(self, request: web.Request) -> web.Response:
-        token = self._state.scoped(request, "spark:rooms_read")
-        if isinstance(token, web.Response):
-            return token
-        size = _size(request)
-        if isinstance(size, web.Response):
-            return size
+        checked = self._listing(request, "spark:rooms_read")
+        if isinstance(checked, web.Response):
+            return checked
+        token, size = checked
         kind = request.query.get("type")
         rooms = [
             self._room(r, token)
